@@ -1,0 +1,130 @@
+/*
+ * http.h - mixd's HTTP framework over libmicrohttpd.
+ *
+ * One MHD daemon (internal thread pool, epoll, no listening socket of its
+ * own) serves every listener. mixd binds the listening sockets itself (both
+ * loopbacks for `localhost`), accepts on one thread and hands each connection
+ * to MHD with MHD_add_connection(); a connection is routed by the listener it
+ * came in on. The framework enforces the body caps (Content-Length checked at
+ * the headers stage, chunked bodies counted as they arrive), the global
+ * budget for bodies held at once, and gzip inflation with a running output
+ * cap, so handlers only ever see a complete, decompressed body.
+ *
+ * A handler answers with mx_http_respond(), either before it returns or later
+ * from any thread (for example the store's writer thread after a commit).
+ * While no answer exists the connection is suspended, never blocking a pool
+ * thread.
+ */
+#ifndef MX_HTTP_H
+#define MX_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mx_http_server;
+struct mx_http_req;
+
+/* Handles one request. The body (if the route takes one) is complete and
+ * decompressed. Must call mx_http_respond() exactly once, now or later. */
+typedef void (*mx_http_handler)(struct mx_http_req *req, void *ctx);
+
+/* Formats an error for this route's protocol (for example OTLP's
+ * google.rpc.Status). Used for the framework's own 413/429/503 answers and
+ * by handlers through mx_http_error(). Must call mx_http_respond(). */
+typedef void (*mx_http_errfmt)(struct mx_http_req *req, unsigned status,
+			       const char *msg);
+
+#define MX_ROUTE_PREFIX 0x1u /* path matches as a prefix */
+#define MX_ROUTE_BODY 0x2u   /* the route reads a request body */
+#define MX_ROUTE_CORS 0x4u   /* answer CORS preflight and add CORS headers */
+
+struct mx_route {
+	const char *method; /* "GET", "POST"; NULL for any */
+	const char *path;
+	unsigned flags;     /* MX_ROUTE_* */
+	mx_http_handler fn;
+	void *ctx;
+	mx_http_errfmt errfmt; /* NULL: text/plain */
+};
+
+struct mx_http_limits {
+	uint64_t max_body;         /* compressed body; default 16 MiB */
+	uint64_t max_decompressed; /* after gzip; default 64 MiB */
+	uint64_t decode_budget;    /* bytes of bodies held at once; 256 MiB */
+	unsigned threads;          /* MHD pool threads; default 2 */
+	unsigned conn_timeout_s;   /* idle connection timeout; default 60 */
+};
+
+void mx_http_limits_default(struct mx_http_limits *lim);
+
+/* Creates the server (no sockets yet). Returns NULL on failure (logged). */
+struct mx_http_server *mx_http_new(const struct mx_http_limits *lim);
+
+/* Binds a listener named `name` (used in the bound-address line) on
+ * `address` ("host:port"; "localhost" binds 127.0.0.1 and ::1, ::1 failing
+ * is only a warning; port 0 picks a free port, the same for both
+ * loopbacks). An empty address disables the listener (returns MX_OK). The
+ * route table must outlive the server. Returns MX_OK or MX_EIO (with `err`). */
+int mx_http_listen(struct mx_http_server *srv, const char *name,
+		   const char *address, const struct mx_route *routes,
+		   size_t n_routes, char *err, size_t errlen);
+
+/* Starts the MHD pool and the accept thread. Returns MX_OK or MX_EIO. */
+int mx_http_start(struct mx_http_server *srv);
+
+/* Appends `name=addr` pairs of every bound socket to `out` as a JSON object
+ * {"otlp":["127.0.0.1:4318","[::1]:4318"],...}. */
+void mx_http_bound_json(const struct mx_http_server *srv, char *out,
+			size_t outlen);
+
+/* Returns the first bound port of listener `name`, or 0. */
+uint16_t mx_http_port(const struct mx_http_server *srv, const char *name);
+
+/* Stops accepting new connections (closes the listening sockets). */
+void mx_http_stop_accepting(struct mx_http_server *srv);
+
+/* Waits (at most `timeout_ms`) until no request is waiting for an answer,
+ * then stops MHD and frees the server. Accepts NULL. */
+void mx_http_free(struct mx_http_server *srv, unsigned timeout_ms);
+
+/* Counters: connections closed for an oversized chunked body, and requests
+ * refused by the decode budget. */
+struct mx_http_stats {
+	uint64_t requests;
+	uint64_t body_too_large;
+	uint64_t budget_refused;
+	uint64_t inflight;
+};
+void mx_http_get_stats(const struct mx_http_server *srv,
+		       struct mx_http_stats *out);
+
+/* --- request accessors (valid until mx_http_respond() returns) --- */
+
+const char *mx_http_method(const struct mx_http_req *req);
+/* The path without the query string. */
+const char *mx_http_path(const struct mx_http_req *req);
+/* A request header (case-insensitive name) or NULL. */
+const char *mx_http_header(struct mx_http_req *req, const char *name);
+/* A query-string argument (URL-decoded) or NULL. */
+const char *mx_http_query(struct mx_http_req *req, const char *name);
+/* The body: complete and inflated; NULL with *len 0 when empty. */
+const uint8_t *mx_http_body(const struct mx_http_req *req, size_t *len);
+
+/* Answers the request. `body` is copied (may be NULL when len is 0).
+ * `extra_headers` is NULL or a NULL-terminated array of name, value pairs.
+ * Thread-safe; call exactly once per request. */
+void mx_http_respond(struct mx_http_req *req, unsigned status,
+		     const char *content_type, const void *body, size_t len,
+		     const char *const *extra_headers);
+
+/* As mx_http_respond() but takes ownership of a malloc'd `body`. */
+void mx_http_respond_owned(struct mx_http_req *req, unsigned status,
+			   const char *content_type, void *body, size_t len,
+			   const char *const *extra_headers);
+
+/* Answers with the route's error format (text/plain when none). Adds
+ * Retry-After: 1 for 429 and 503. */
+void mx_http_error(struct mx_http_req *req, unsigned status, const char *msg);
+
+#endif
