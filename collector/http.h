@@ -84,8 +84,14 @@ uint16_t mx_http_port(const struct mx_http_server *srv, const char *name);
 /* Stops accepting new connections (closes the listening sockets). */
 void mx_http_stop_accepting(struct mx_http_server *srv);
 
-/* Waits (at most `timeout_ms`) until no request is waiting for an answer,
- * then stops MHD and frees the server. Accepts NULL. */
+/* Stops accepting connections, answers every request that begins from now
+ * on 503 (Connection: close), and waits at most `timeout_ms` until every
+ * request already begun (body still arriving, decoding, or waiting for its
+ * commit) has been answered. Returns true when none is left. */
+bool mx_http_drain(struct mx_http_server *srv, unsigned timeout_ms);
+
+/* Drains (mx_http_drain) for at most `timeout_ms`, then stops MHD and frees
+ * the server. Accepts NULL. */
 void mx_http_free(struct mx_http_server *srv, unsigned timeout_ms);
 
 /* Counters: connections closed for an oversized chunked body, and requests

@@ -1,0 +1,266 @@
+#!/bin/sh
+# run.sh BUILD - `make bench`: the ingest benchmark of mixd, end to end.
+#
+# 1. bench_ceilings: what the bare libraries reach on this machine (protobuf-c
+#    unpack, mixd's decoders, jansson, LMDB commits), single thread.
+# 2. For each sync mode (full, then none): starts $BUILD/mixd on a fresh temp
+#    --storage.path with every listener on localhost:0 (or disabled), reads
+#    the OTLP port from its `mixd listening {...}` line (bounded wait), runs
+#    bench_ingest with OTLP protobuf and with OTLP/JSON, records mixd's CPU
+#    per thread, then stops mixd with SIGTERM and waits for it.
+# 3. With full sync, profiles mixd with `perf record -g` during one more
+#    protobuf run and prints the top of `perf report` (skipped when perf is
+#    missing or not permitted).
+# 4. Prints a summary table and the ratios to the ceilings.
+#
+# Everything runs on loopback; every loop and wait is bounded. Knobs (env):
+# BENCH_SECONDS (10), BENCH_WARMUP (1), BENCH_CONNECTIONS (4),
+# BENCH_CEIL_SECONDS (2), BENCH_PERF (1; 0 skips perf), TMPDIR.
+set -u
+
+BUILD=${1:-build}
+SECS=${BENCH_SECONDS:-10}
+WARM=${BENCH_WARMUP:-1}
+CONNS=${BENCH_CONNECTIONS:-4}
+CEIL_SECS=${BENCH_CEIL_SECONDS:-2}
+PERF=${BENCH_PERF:-1}
+MIXD=$BUILD/mixd
+INGEST=$BUILD/bench/bench_ingest
+CEIL=$BUILD/bench/bench_ceilings
+
+for b in "$MIXD" "$INGEST" "$CEIL"; do
+	if [ ! -x "$b" ]; then
+		echo "bench: $b is missing (make BUILD=$BUILD bench builds it)" >&2
+		exit 1
+	fi
+done
+
+# the other receivers are turned off, those this mixd knows (see --help)
+OFF=""
+for f in zipkin.listen-address jaeger.collector-listen-address \
+	jaeger.agent-compact-listen-address jaeger.agent-binary-listen-address \
+	report.listen-address; do
+	if "$MIXD" --help 2>&1 | grep -q -- "--$f "; then
+		OFF="$OFF --$f="
+	fi
+done
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/mixd-bench.XXXXXX") || exit 1
+PID=""
+RESULTS=$TMP/results
+: >"$RESULTS"
+
+stop_mixd() {
+	[ -n "$PID" ] || return 0
+	kill -TERM "$PID" 2>/dev/null
+	i=0
+	# bounded: 30 s for the writer to commit what is queued and exit
+	while kill -0 "$PID" 2>/dev/null && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 "$PID" 2>/dev/null; then
+		echo "bench: mixd did not exit 30 s after SIGTERM; killing it" >&2
+		kill -KILL "$PID" 2>/dev/null
+	fi
+	wait "$PID" 2>/dev/null
+	rc=$?
+	[ "$rc" -eq 0 ] || echo "bench: mixd exited with status $rc" >&2
+	PID=""
+}
+
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+	stop_mixd
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_mixd SYNC: sets PID and PORT
+start_mixd() {
+	data=$TMP/data-$1
+	rm -rf "$data"
+	: >"$TMP/mixd.out"
+	# shellcheck disable=SC2086 # $OFF holds flags without spaces
+	"$MIXD" --storage.path="$data" --storage.sync="$1" \
+		--otlp.listen-address=localhost:0 --query.listen-address=localhost:0 \
+		--web.listen-address=localhost:0 $OFF \
+		--log.level=warn >"$TMP/mixd.out" 2>"$TMP/mixd-$1.err" &
+	PID=$!
+	PORT=""
+	i=0
+	while [ $i -lt 200 ]; do # bounded: 20 s
+		PORT=$(sed -n 's/^mixd listening .*"otlp":\["127\.0\.0\.1:\([0-9][0-9]*\)".*/\1/p' \
+			"$TMP/mixd.out" | head -1)
+		[ -n "$PORT" ] && break
+		if ! kill -0 "$PID" 2>/dev/null; then
+			break
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if [ -z "$PORT" ]; then
+		echo "bench: mixd did not print its listen line; stderr:" >&2
+		tail -20 "$TMP/mixd-$1.err" >&2
+		stop_mixd
+		return 1
+	fi
+	return 0
+}
+
+# cpu_snapshot FILE: "tid comm ticks" for every thread of mixd
+cpu_snapshot() {
+	for t in /proc/"$PID"/task/*; do
+		[ -r "$t/stat" ] || continue
+		# comm may hold spaces: cut the fields after the closing parenthesis
+		awk -v tid="${t##*/}" '{
+			s = $0; c = s; sub(/^[^(]*\(/, "", c); sub(/\).*$/, "", c)
+			sub(/^.*\) /, "", s); split(s, f, " ")
+			gsub(/ /, "_", c); print tid, c, f[12] + f[13] }' "$t/stat" 2>/dev/null
+	done >"$1"
+	# whole machine: busy ticks (user nice system irq softirq steal)
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat >"$1.sys"
+}
+
+# cpu_report BEFORE AFTER WALL: mixd cores used, in all and by thread name
+cpu_report() {
+	hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
+	awk -v hz="$hz" -v wall="$3" '
+		NR == FNR { before[$1] = $3; next }
+		{ d = $3 - before[$1]; by[$2] += d; all += d }
+		END {
+			printf "mixd CPU: %.2f cores in all;", all / hz / wall
+			for (n in by) if (by[n] / hz / wall >= 0.01)
+				printf " %s %.2f", n, by[n] / hz / wall
+			printf "\n"
+			printf "%.2f\n", all / hz / wall > "/dev/stderr"
+		}' "$1" "$2" 2>"$TMP/cores"
+	awk -v hz="$hz" -v wall="$3" -v n="$(nproc)" -v m="$(cat "$TMP/cores")" \
+		'NR == 1 { b = $1 } NR == 2 { busy = ($1 - b) / hz / wall
+		printf "machine CPU: %.2f of %d cores busy (mixd %.2f, the rest is the load " \
+			"generator and other work)\n", busy, n, m }' "$1.sys" "$2.sys"
+}
+
+# ingest ENC SYNC: one measured run against the running mixd
+ingest() {
+	echo
+	echo "--- OTLP $1, --storage.sync=$2 ---"
+	cpu_snapshot "$TMP/cpu0"
+	t0=$(date +%s.%N)
+	"$INGEST" --port "$PORT" --encoding "$1" --sync "$2" --connections "$CONNS" \
+		--seconds "$SECS" --warmup "$WARM" >"$TMP/ingest.out" 2>&1
+	t1=$(date +%s.%N)
+	cpu_snapshot "$TMP/cpu1"
+	grep -v '^result ' "$TMP/ingest.out"
+	wall=$(echo "$t0 $t1" | awk '{ print $2 - $1 }')
+	cpu_report "$TMP/cpu0" "$TMP/cpu1" "$wall"
+	line=$(grep '^result ' "$TMP/ingest.out" | head -1)
+	[ -n "$line" ] && echo "$line cores=$(cat "$TMP/cores")" >>"$RESULTS"
+	du -sh "$TMP/data-$2" 2>/dev/null | awk '{ print "store size: " $1 }'
+}
+
+profile() {
+	if [ "$PERF" = 0 ] || ! command -v perf >/dev/null 2>&1; then
+		echo "perf: not available, profile skipped"
+		return 0
+	fi
+	psecs=5
+	echo
+	echo "--- where the time goes: perf record -g on mixd, OTLP protobuf, full sync, ${psecs} s ---"
+	"$INGEST" --port "$PORT" --encoding proto --sync full --connections "$CONNS" \
+		--seconds $((psecs + 1)) --warmup 1 >"$TMP/perf-ingest.out" 2>&1 &
+	lp=$!
+	sleep 1
+	if ! perf record -q -g -F 499 -p "$PID" -o "$TMP/perf.data" -- sleep "$psecs" \
+		>"$TMP/perf.err" 2>&1; then
+		echo "perf: record failed or not permitted, profile skipped:"
+		head -3 "$TMP/perf.err"
+		wait $lp
+		return 0
+	fi
+	wait $lp
+	echo "(flat profile by thread, library and symbol; entries >= 0.5 %)"
+	perf report -i "$TMP/perf.data" --stdio --no-children -g none --percent-limit 0.5 \
+		--sort comm,dso,symbol 2>/dev/null | grep -v '^#' | grep -v '^$' |
+		sed 's/[ -]*$//' | head -60
+	echo "(by library)"
+	perf report -i "$TMP/perf.data" --stdio --no-children -g none --percent-limit 1 \
+		--sort dso 2>/dev/null | grep -v '^#' | grep -v '^$' | sed 's/[ -]*$//' | head -15
+}
+
+# val LINE KEY
+val() {
+	echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1
+}
+
+echo "=== mixd ingest benchmark ==="
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | sed 's/^[^:]*: *//'), $(nproc) cores," \
+	"$(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo)," \
+	"kernel $(uname -r)"
+echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)" \
+	"(other work on the machine lowers every number below)"
+echo "storage: $(df -PT "$TMP" | awk 'NR == 2 { print $2 " on " $1 }') ($TMP)"
+echo "mixd: $("$MIXD" --version 2>&1 | head -1)"
+echo
+echo "--- ceilings (bare libraries, single thread, same bodies) ---"
+"$CEIL" --seconds "$CEIL_SECS" --dir "$TMP" >"$TMP/ceil.out" 2>&1
+grep -v '^result ' "$TMP/ceil.out"
+grep '^result ' "$TMP/ceil.out" >>"$RESULTS"
+
+for sync in full none; do
+	if ! start_mixd "$sync"; then
+		echo "bench: mixd failed to start with --storage.sync=$sync" >&2
+		exit 1
+	fi
+	ingest proto "$sync"
+	ingest json "$sync"
+	[ "$sync" = full ] && profile
+	stop_mixd
+	rm -rf "$TMP/data-$sync"
+done
+
+ceil() {
+	v=$(val "$(grep "^result name=$1 " "$RESULTS" | head -1)" spans_per_s)
+	echo "${v:-0}"
+}
+pct() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else printf "n/a" }'
+}
+
+echo
+echo "=== summary: OTLP/HTTP ingest, batches of 512 spans x 20 attributes," \
+	"$CONNS connections, ${SECS} s each ==="
+printf "%-8s %-5s %12s %8s %8s %8s %7s %6s\n" encoding sync "spans/s" "req/s" "p50 ms" \
+	"p99 ms" errors cores
+grep '^result name=ingest ' "$RESULTS" | while read -r line; do
+	printf "%-8s %-5s %12s %8s %8s %8s %7s %6s\n" "$(val "$line" enc)" "$(val "$line" sync)" \
+		"$(val "$line" spans_per_s)" "$(val "$line" req_per_s)" "$(val "$line" p50_ms)" \
+		"$(val "$line" p99_ms)" "$(val "$line" errors)" "$(val "$line" cores)"
+done
+echo "(spans/s = spans acknowledged with 200 after the LMDB commit; cores = CPU mixd used)"
+echo
+echo "ceilings, single thread:"
+for n in pb_unpack mx_decode_proto json_parse mx_decode_json lmdb_append_full \
+	lmdb_append_idx_full lmdb_random_full lmdb_append_none; do
+	v=$(ceil $n)
+	[ "$v" != 0 ] && printf "  %-22s %10s spans/s\n" "$n" "$v"
+done
+echo
+echo "ratios to the ceilings:"
+rate() {
+	v=$(val "$(grep "^result name=ingest enc=$1 sync=$2 " "$RESULTS" | head -1)" spans_per_s)
+	echo "${v:-0}"
+}
+pf=$(rate proto full)
+pn=$(rate proto none)
+jf=$(rate json full)
+jn=$(rate json none)
+echo "  proto/full: $(pct "$pf" "$(ceil pb_unpack)") of bare protobuf-c unpack," \
+	"$(pct "$pf" "$(ceil lmdb_append_full)") of bare LMDB append (full sync)"
+echo "  proto/none: $(pct "$pn" "$(ceil pb_unpack)") of bare protobuf-c unpack," \
+	"$(pct "$pn" "$(ceil lmdb_append_none)") of bare LMDB append (no sync)"
+echo "  json/full:  $(pct "$jf" "$(ceil json_parse)") of bare jansson parse"
+echo "  json/none:  $(pct "$jn" "$(ceil json_parse)") of bare jansson parse"
+echo "  target: 200000 spans/s committed with full sync (proto/full reached $pf)"
+exit 0

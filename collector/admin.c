@@ -1,0 +1,65 @@
+/*
+ * admin.c - health, readiness and /debug/vars (see admin.h).
+ */
+#include "admin.h"
+
+#include <stdio.h>
+
+static void handle_healthz(struct mx_http_req *req, void *ctx)
+{
+	(void)ctx;
+	mx_http_respond(req, 200, "text/plain; charset=utf-8", "ok\n", 3, NULL);
+}
+
+static void handle_readyz(struct mx_http_req *req, void *ctx)
+{
+	struct mx_admin *a = ctx;
+	if (mx_store_ready(a->store))
+		mx_http_respond(req, 200, "text/plain; charset=utf-8", "ready\n", 6, NULL);
+	else
+		mx_http_respond(req, 503, "text/plain; charset=utf-8",
+				"store not ready\n", 16, NULL);
+}
+
+static void handle_vars(struct mx_http_req *req, void *ctx)
+{
+	struct mx_admin *a = ctx;
+	struct mx_store_stats st;
+	struct mx_http_stats hs;
+	mx_store_get_stats(a->store, &st);
+	mx_http_get_stats(a->http, &hs);
+	char body[2048];
+	int n = snprintf(body, sizeof(body),
+		"{\"store\":{\"committed_spans\":%llu,\"committed_batches\":%llu,"
+		"\"commits\":%llu,\"commit_failures\":%llu,\"refused_busy\":%llu,"
+		"\"queue_batches\":%llu,\"queue_bytes\":%llu,\"last_commit_us\":%llu,"
+		"\"map_bytes\":%llu,\"used_bytes\":%llu},"
+		"\"http\":{\"requests\":%llu,\"body_too_large\":%llu,"
+		"\"budget_refused\":%llu,\"inflight\":%llu},"
+		"\"receivers\":{\"otlp\":{\"requests\":%llu,\"accepted_spans\":%llu,"
+		"\"refused_spans\":%llu,\"rejected_spans\":%llu}}}\n",
+		(unsigned long long)st.committed_spans, (unsigned long long)st.committed_batches,
+		(unsigned long long)st.commits, (unsigned long long)st.commit_failures,
+		(unsigned long long)st.refused_busy, (unsigned long long)st.queue_batches,
+		(unsigned long long)st.queue_bytes, (unsigned long long)st.last_commit_us,
+		(unsigned long long)st.map_size, (unsigned long long)st.used_bytes,
+		(unsigned long long)hs.requests, (unsigned long long)hs.body_too_large,
+		(unsigned long long)hs.budget_refused, (unsigned long long)hs.inflight,
+		(unsigned long long)atomic_load(&a->otlp->stats.requests),
+		(unsigned long long)atomic_load(&a->otlp->stats.accepted_spans),
+		(unsigned long long)atomic_load(&a->otlp->stats.refused_spans),
+		(unsigned long long)atomic_load(&a->otlp->stats.rejected_spans));
+	mx_http_respond(req, 200, "application/json", body,
+			n > 0 && (size_t)n < sizeof(body) ? (size_t)n : 0, NULL);
+}
+
+void mx_admin_init(struct mx_admin *a, struct mx_store *store,
+		   struct mx_http_server *http, struct mx_otlp_receiver *otlp)
+{
+	a->store = store;
+	a->http = http;
+	a->otlp = otlp;
+	a->routes[0] = (struct mx_route){ "GET", "/healthz", 0, handle_healthz, a, NULL };
+	a->routes[1] = (struct mx_route){ "GET", "/readyz", 0, handle_readyz, a, NULL };
+	a->routes[2] = (struct mx_route){ "GET", "/debug/vars", 0, handle_vars, a, NULL };
+}

@@ -1,0 +1,34 @@
+/*
+ * otlp_receiver.h - the OTLP/HTTP trace receiver: POST /v1/traces.
+ */
+#ifndef MX_OTLP_RECEIVER_H
+#define MX_OTLP_RECEIVER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../codec/codec.h"
+#include "../storage/store.h"
+#include "http.h"
+
+/* Per-receiver counters, exposed as self-metrics. */
+struct mx_receiver_stats {
+	_Atomic uint64_t accepted_spans; /* committed */
+	_Atomic uint64_t refused_spans;  /* whole request refused (4xx/5xx) */
+	_Atomic uint64_t rejected_spans; /* rejected on content (partial) */
+	_Atomic uint64_t requests;
+};
+
+struct mx_otlp_receiver {
+	struct mx_store *store;
+	struct mx_decode_limits limits;
+	struct mx_receiver_stats stats;
+	struct mx_route routes[1];
+};
+
+/* Prepares the receiver and its route table; `store` must outlive it. */
+void mx_otlp_receiver_init(struct mx_otlp_receiver *rx, struct mx_store *store,
+			   const struct mx_decode_limits *limits);
+
+#endif

@@ -1,0 +1,348 @@
+/*
+ * store.c - opening and closing the LMDB span store, the bounded writer
+ * queue (mx_store_submit) and the self-metrics (see store.h; the writer
+ * thread is in store_writer.c, lookups in store_read.c, the schema in
+ * storage/SCHEMA.md).
+ *
+ * Opening creates the directory and the named databases, checks (or, for a
+ * new store, writes) the schema version, clears reader slots left by a
+ * crashed process, and derives the next arrival sequence from the last key
+ * of `spans`, so nothing but LMDB's own pages has to be consistent after a
+ * crash.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../model/error.h"
+#include "span_record.h"
+#include "store_int.h"
+
+void mx_store_config_default(struct mx_store_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->path = "./data";
+	cfg->max_size = 8ull << 30;
+	cfg->sync = MX_SYNC_FULL;
+	cfg->queue_max_batches = 1024;
+	cfg->queue_max_bytes = 256ull << 20;
+	cfg->group_max_batches = 64;
+	cfg->group_max_ms = 10;
+}
+
+int mx_store_mdb_err(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS: return MX_OK;
+	case MDB_NOTFOUND: return MX_ENOTFOUND;
+	case MDB_MAP_FULL: return MX_EFULL;
+	default: return MX_ESTORE;
+	}
+}
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || !errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path)
+{
+	char *p = strdup(path);
+	int rc = MX_OK;
+	if (!p)
+		return MX_ENOMEM;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) != 0 && errno != EEXIST)
+			rc = MX_EIO;
+		*s = '/';
+		if (rc != MX_OK)
+			goto out;
+	}
+	if (mkdir(p, 0755) != 0 && errno != EEXIST)
+		rc = MX_EIO;
+out:
+	free(p);
+	return rc;
+}
+
+/* Opens the databases, checks the schema version, finds the next sequence. */
+static int open_schema(struct mx_store *st, char *err, size_t errlen)
+{
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+	if (rc)
+		goto lmdb_fail;
+	if ((rc = mdb_dbi_open(txn, MX_DB_META, MDB_CREATE, &st->dbi_meta)))
+		goto lmdb_fail;
+	k.mv_data = (void *)"schema_version";
+	k.mv_size = strlen("schema_version");
+	rc = mdb_get(txn, st->dbi_meta, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		uint8_t ver[4];
+		mx_put_le32(ver, MX_STORE_SCHEMA_VERSION);
+		v.mv_data = ver;
+		v.mv_size = 4;
+		if ((rc = mdb_put(txn, st->dbi_meta, &k, &v, 0)))
+			goto lmdb_fail;
+	} else if (rc) {
+		goto lmdb_fail;
+	} else if (v.mv_size != 4) {
+		seterr(err, errlen, "store %s: corrupt schema_version (%zu bytes)",
+		       st->path, v.mv_size);
+		mdb_txn_abort(txn);
+		return MX_ESTORE;
+	} else if (mx_get_le32(v.mv_data) != MX_STORE_SCHEMA_VERSION) {
+		seterr(err, errlen,
+		       "store %s has schema version %u; this mixd reads version %u "
+		       "(use another --storage.path or remove the old store)",
+		       st->path, mx_get_le32(v.mv_data), MX_STORE_SCHEMA_VERSION);
+		mdb_txn_abort(txn);
+		return MX_ESCHEMA;
+	}
+	if ((rc = mdb_dbi_open(txn, MX_DB_RESOURCES, MDB_CREATE, &st->dbi_res)) ||
+	    (rc = mdb_dbi_open(txn, MX_DB_SPANS, MDB_CREATE, &st->dbi_spans)) ||
+	    (rc = mdb_dbi_open(txn, MX_DB_TRACE_IDX, MDB_CREATE, &st->dbi_idx)) ||
+	    (rc = mdb_dbi_open(txn, MX_DB_SERVICES, MDB_CREATE, &st->dbi_svc)))
+		goto lmdb_fail;
+	if ((rc = mdb_cursor_open(txn, st->dbi_spans, &cur)))
+		goto lmdb_fail;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND) {
+		st->next_seq = 1;
+	} else if (rc) {
+		goto lmdb_fail;
+	} else if (k.mv_size != 8) {
+		seterr(err, errlen, "store %s: corrupt span key", st->path);
+		mdb_txn_abort(txn);
+		return MX_ESTORE;
+	} else {
+		st->next_seq = mx_get_be64(k.mv_data) + 1;
+	}
+	if ((rc = mdb_txn_commit(txn))) {
+		txn = NULL;
+		goto lmdb_fail;
+	}
+	return MX_OK;
+lmdb_fail:
+	if (txn)
+		mdb_txn_abort(txn);
+	seterr(err, errlen, "store %s: %s", st->path, mdb_strerror(rc));
+	return mx_store_mdb_err(rc) == MX_EFULL ? MX_EFULL : MX_ESTORE;
+}
+
+static int open_env(struct mx_store *st, char *err, size_t errlen)
+{
+	unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+	long pg = sysconf(_SC_PAGESIZE);
+	uint64_t page = pg > 0 ? (uint64_t)pg : 4096;
+	uint64_t size = (st->cfg.max_size + page - 1) / page * page;
+	int dead = 0;
+	int rc;
+
+	if (st->cfg.sync == MX_SYNC_META)
+		flags |= MDB_NOMETASYNC;
+	else if (st->cfg.sync == MX_SYNC_NONE)
+		flags |= MDB_NOSYNC;
+	if ((rc = mdb_env_create(&st->env)))
+		goto fail;
+	if ((rc = mdb_env_set_maxdbs(st->env, 16)) ||
+	    (rc = mdb_env_set_mapsize(st->env, (size_t)size)))
+		goto fail;
+	if ((rc = mdb_env_open(st->env, st->path, flags, 0644)))
+		goto fail;
+	mdb_reader_check(st->env, &dead);
+	st->max_key = (uint32_t)mdb_env_get_maxkeysize(st->env);
+	return MX_OK;
+fail:
+	seterr(err, errlen, "store %s: %s", st->path, mdb_strerror(rc));
+	return rc > 0 ? MX_EIO : MX_ESTORE;
+}
+
+int mx_store_open(const struct mx_store_config *cfg, struct mx_store **out,
+		  char *err, size_t errlen)
+{
+	struct mx_store *st = NULL;
+	int rc = MX_EINVAL;
+
+	*out = NULL;
+	if (!cfg || !cfg->path || !*cfg->path || cfg->max_size == 0 ||
+	    cfg->queue_max_batches == 0 || cfg->queue_max_bytes == 0 ||
+	    cfg->group_max_batches == 0 || cfg->sync > MX_SYNC_NONE) {
+		seterr(err, errlen, "store: invalid configuration");
+		return MX_EINVAL;
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return MX_ENOMEM;
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->cv, NULL);
+	atomic_init(&st->ready, false);
+	st->cfg = *cfg;
+	st->path = strdup(cfg->path);
+	st->res_cache = calloc(MX_STORE_RES_CACHE, sizeof(*st->res_cache));
+	st->svc_set = calloc(MX_STORE_SVC_CAP, sizeof(*st->svc_set));
+	if (!st->path || !st->res_cache || !st->svc_set) {
+		rc = MX_ENOMEM;
+		goto fail;
+	}
+	st->cfg.path = st->path;
+	if (make_dirs(st->path) != MX_OK) {
+		seterr(err, errlen, "store %s: cannot create directory: %s",
+		       st->path, strerror(errno));
+		rc = MX_EIO;
+		goto fail;
+	}
+	if ((rc = open_env(st, err, errlen)) != MX_OK ||
+	    (rc = open_schema(st, err, errlen)) != MX_OK)
+		goto fail;
+	if (pthread_create(&st->writer, NULL, mx_store_writer_main, st) != 0) {
+		seterr(err, errlen, "store: cannot start the writer thread");
+		rc = MX_ESTORE;
+		goto fail;
+	}
+	st->writer_started = true;
+	atomic_store(&st->ready, true);
+	*out = st;
+	return MX_OK;
+fail:
+	mx_store_close(st);
+	return rc;
+}
+
+int mx_store_submit(struct mx_store *st, struct mx_batch *batch,
+		    mx_commit_cb cb, void *ctx)
+{
+	struct mx_store_item *it = NULL;
+	int rc;
+	if (!st || !batch || !cb)
+		return MX_EINVAL;
+
+	/* cheap early answers before spending time on encoding */
+	pthread_mutex_lock(&st->mu);
+	bool stopping = st->stopping;
+	bool full = st->q_batches >= st->cfg.queue_max_batches;
+	pthread_mutex_unlock(&st->mu);
+	if (stopping)
+		return MX_ESHUTDOWN;
+	if (full) {
+		atomic_fetch_add(&st->st_busy, 1);
+		return MX_EBUSY;
+	}
+
+	rc = mx_store_item_build(batch, st->cfg.queue_max_bytes, st->max_key, &it);
+	if (rc != MX_OK)
+		return rc == MX_EDEPTH ? MX_EINVAL : rc;
+	it->cb = cb;
+	it->ctx = ctx;
+
+	pthread_mutex_lock(&st->mu);
+	if (st->stopping) {
+		rc = MX_ESHUTDOWN;
+	} else if (st->q_batches >= st->cfg.queue_max_batches ||
+		   st->q_bytes + it->bytes > st->cfg.queue_max_bytes) {
+		rc = MX_EBUSY;
+	} else {
+		if (st->tail)
+			st->tail->next = it;
+		else
+			st->head = it;
+		st->tail = it;
+		st->q_batches++;
+		st->q_bytes += it->bytes;
+		atomic_store(&st->st_qbatches, st->q_batches);
+		atomic_store(&st->st_qbytes, st->q_bytes);
+		pthread_cond_signal(&st->cv);
+		it = NULL;
+	}
+	pthread_mutex_unlock(&st->mu);
+	if (rc == MX_EBUSY)
+		atomic_fetch_add(&st->st_busy, 1);
+	if (it) {
+		mx_store_item_free(it);
+		return rc;
+	}
+	/* the records are queued: the batch is no longer needed */
+	mx_batch_free(batch);
+	return MX_OK;
+}
+
+void mx_store_shutdown(struct mx_store *st)
+{
+	if (!st)
+		return;
+	pthread_mutex_lock(&st->mu);
+	st->stopping = true;
+	bool join = st->writer_started && !st->join_claimed;
+	st->join_claimed = true;
+	pthread_cond_broadcast(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+	if (join) {
+		pthread_join(st->writer, NULL);
+		atomic_store(&st->ready, false);
+	}
+}
+
+void mx_store_close(struct mx_store *st)
+{
+	if (!st)
+		return;
+	mx_store_shutdown(st);
+	if (st->env)
+		mdb_env_close(st->env);
+	if (st->svc_set)
+		mx_store_svc_set_clear(st);
+	pthread_mutex_destroy(&st->mu);
+	pthread_cond_destroy(&st->cv);
+	free(st->svc_set);
+	free(st->res_cache);
+	free(st->path);
+	free(st);
+}
+
+bool mx_store_ready(const struct mx_store *st)
+{
+	return st && atomic_load(&st->ready);
+}
+
+void mx_store_get_stats(const struct mx_store *st, struct mx_store_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!st)
+		return;
+	out->committed_spans = atomic_load(&st->st_spans);
+	out->committed_batches = atomic_load(&st->st_batches);
+	out->commits = atomic_load(&st->st_commits);
+	out->commit_failures = atomic_load(&st->st_failures);
+	out->refused_busy = atomic_load(&st->st_busy);
+	out->queue_batches = atomic_load(&st->st_qbatches);
+	out->queue_bytes = atomic_load(&st->st_qbytes);
+	out->last_commit_us = atomic_load(&st->st_last_commit_us);
+	if (st->env) {
+		MDB_envinfo info;
+		MDB_stat ms;
+		if (mdb_env_info(st->env, &info) == 0 &&
+		    mdb_env_stat(st->env, &ms) == 0) {
+			out->map_size = info.me_mapsize;
+			out->used_bytes = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+		}
+	}
+}
