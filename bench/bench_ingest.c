@@ -69,6 +69,7 @@ struct worker {
 	uint32_t *lat_us;
 	uint32_t n_lat;
 	double lat_sum;
+	uint64_t *per_sec; /* spans committed in each second of the window */
 	uint64_t total_requests;
 	char first_error[160];
 };
@@ -76,6 +77,12 @@ struct worker {
 static struct opts g_o;
 static struct bench_body *g_bodies;
 static double g_t_measure, g_t_end;
+
+/* Seconds in the measurement window, rounded up. */
+static size_t n_secs(void)
+{
+	return (size_t)g_o.seconds + 1;
+}
 
 static int conn_open(const struct opts *o)
 {
@@ -349,6 +356,8 @@ static void *run_worker(void *arg)
 		w->rejected += rej;
 		w->spans += b->n_spans > rej ? b->n_spans - rej : 0;
 		w->lat_sum += t1 - t0;
+		if ((size_t)(t1 - g_t_measure) < n_secs())
+			w->per_sec[(size_t)(t1 - g_t_measure)] += b->n_spans > rej ? b->n_spans - rej : 0;
 		if (w->n_lat < MAX_SAMPLES)
 			w->lat_us[w->n_lat++] = (uint32_t)((t1 - t0) * 1e6);
 	}
@@ -454,7 +463,8 @@ int main(int argc, char **argv)
 		ws[c].id = c;
 		ws[c].bufs = calloc(g_o.bodies, sizeof(*ws[c].bufs));
 		ws[c].lat_us = malloc(MAX_SAMPLES * sizeof(*ws[c].lat_us));
-		if (!ws[c].bufs || !ws[c].lat_us)
+		ws[c].per_sec = calloc(n_secs(), sizeof(*ws[c].per_sec));
+		if (!ws[c].bufs || !ws[c].lat_us || !ws[c].per_sec)
 			goto out;
 		for (uint32_t i = 0; i < g_o.bodies; i++) {
 			const struct bench_body *b = &g_bodies[i];
@@ -536,6 +546,15 @@ int main(int argc, char **argv)
 		}
 	printf("ingest: latency mean %.2f ms, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
 	       mean, p50, p99, mx);
+	printf("ingest: thousands of spans committed in each second:");
+	for (size_t k = 0; k < (size_t)g_o.seconds; k++) {
+		uint64_t sum = 0;
+
+		for (int c = 0; c < g_o.conns; c++)
+			sum += ws[c].per_sec[k];
+		printf(" %.0f", (double)sum / 1e3);
+	}
+	printf("\n");
 	printf("ingest: load generator used %.2f cores (%llu requests sent in all)\n",
 	       cpu / (bench_now() - t_start), (unsigned long long)total);
 	printf("result name=ingest enc=%s sync=%s spans_per_s=%.0f req_per_s=%.1f errors=%llu "
@@ -549,6 +568,7 @@ out:
 				free(ws[c].bufs[i]);
 			free(ws[c].bufs);
 			free(ws[c].lat_us);
+			free(ws[c].per_sec);
 		}
 	free(ws);
 	free(lat);

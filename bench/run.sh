@@ -139,7 +139,8 @@ cpu_report() {
 	awk -v hz="$hz" -v wall="$3" -v n="$(nproc)" -v m="$(cat "$TMP/cores")" \
 		'NR == 1 { b = $1 } NR == 2 { busy = ($1 - b) / hz / wall
 		printf "machine CPU: %.2f of %d cores busy (mixd %.2f, the rest is the load " \
-			"generator and other work)\n", busy, n, m }' "$1.sys" "$2.sys"
+			"generator and other work)\n", busy, n, m
+		printf "%.2f\n", busy > "/dev/stderr" }' "$1.sys" "$2.sys" 2>"$TMP/busy"
 }
 
 # ingest ENC SYNC: one measured run against the running mixd
@@ -156,7 +157,7 @@ ingest() {
 	wall=$(echo "$t0 $t1" | awk '{ print $2 - $1 }')
 	cpu_report "$TMP/cpu0" "$TMP/cpu1" "$wall"
 	line=$(grep '^result ' "$TMP/ingest.out" | head -1)
-	[ -n "$line" ] && echo "$line cores=$(cat "$TMP/cores")" >>"$RESULTS"
+	[ -n "$line" ] && echo "$line cores=$(cat "$TMP/cores") busy=$(cat "$TMP/busy")" >>"$RESULTS"
 	du -sh "$TMP/data-$2" 2>/dev/null | awk '{ print "store size: " $1 }'
 }
 
@@ -231,14 +232,15 @@ pct() {
 echo
 echo "=== summary: OTLP/HTTP ingest, batches of 512 spans x 20 attributes," \
 	"$CONNS connections, ${SECS} s each ==="
-printf "%-8s %-5s %12s %8s %8s %8s %7s %6s\n" encoding sync "spans/s" "req/s" "p50 ms" \
-	"p99 ms" errors cores
+printf "%-8s %-5s %12s %8s %8s %8s %7s %6s %6s\n" encoding sync "spans/s" "req/s" "p50 ms" \
+	"p99 ms" errors cores busy
 grep '^result name=ingest ' "$RESULTS" | while read -r line; do
-	printf "%-8s %-5s %12s %8s %8s %8s %7s %6s\n" "$(val "$line" enc)" "$(val "$line" sync)" \
+	printf "%-8s %-5s %12s %8s %8s %8s %7s %6s %6s\n" "$(val "$line" enc)" "$(val "$line" sync)" \
 		"$(val "$line" spans_per_s)" "$(val "$line" req_per_s)" "$(val "$line" p50_ms)" \
-		"$(val "$line" p99_ms)" "$(val "$line" errors)" "$(val "$line" cores)"
+		"$(val "$line" p99_ms)" "$(val "$line" errors)" "$(val "$line" cores)" "$(val "$line" busy)"
 done
-echo "(spans/s = spans acknowledged with 200 after the LMDB commit; cores = CPU mixd used)"
+echo "(spans/s = spans acknowledged with 200 after the LMDB commit; cores = CPU mixd used;"
+echo " busy = cores busy on the whole machine: far above cores + 0.1 means other work competed)"
 echo
 echo "ceilings, single thread:"
 for n in pb_unpack mx_decode_proto json_parse mx_decode_json lmdb_append_full \
@@ -247,7 +249,8 @@ for n in pb_unpack mx_decode_proto json_parse mx_decode_json lmdb_append_full \
 	[ "$v" != 0 ] && printf "  %-22s %10s spans/s\n" "$n" "$v"
 done
 echo
-echo "ratios to the ceilings:"
+echo "ratios to the ceilings (a ceiling is one core; mixd decodes on its --http.threads" \
+	"workers in parallel, so a ratio above 100 % is possible):"
 rate() {
 	v=$(val "$(grep "^result name=ingest enc=$1 sync=$2 " "$RESULTS" | head -1)" spans_per_s)
 	echo "${v:-0}"

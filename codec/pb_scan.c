@@ -8,7 +8,8 @@
  * InstrumentationLibrary, unknown fields) is skipped after its length is
  * checked. The stack holds at most 7 + 3 * max_depth frames: the fixed chain
  * request -> ResourceSpans -> ScopeSpans -> Span -> Event -> KeyValue, then
- * per AnyValue level at most AnyValue -> KeyValueList -> KeyValue.
+ * per AnyValue level at most AnyValue -> KeyValueList -> KeyValue; and no
+ * more than len / 2 + 2, since each open frame took at least two bytes.
  */
 #include "pb_scan.h"
 
@@ -124,6 +125,10 @@ int mx_pb_scan_trace_request(const uint8_t *buf, size_t len,
 	struct pb_frame local[PB_STACK_LOCAL];
 	struct pb_frame *stack = local;
 	size_t need = 7 + 3 * (size_t)max_depth;
+	/* every open frame but the first consumed a key and a length: at
+	 * least 2 bytes of input, so a huge max_depth needs no huge stack */
+	if (need > len / 2 + 2)
+		need = len / 2 + 2;
 	int rc = MX_OK;
 	size_t pos = 0, sp = 0;
 
@@ -194,7 +199,8 @@ int mx_pb_scan_trace_request(const uint8_t *buf, size_t len,
 				rc = MX_EDEPTH;
 				goto out;
 			}
-			if (sp == need) { /* cannot happen: see the file comment */
+			if (sp == need) { /* cannot happen: see above */
+				mx_errmsg_set(err, "protobuf: scan stack exhausted");
 				rc = MX_EDEPTH;
 				goto out;
 			}

@@ -7,6 +7,7 @@
  * Signals are blocked in every thread and taken synchronously here with
  * sigwait(), so no handler runs in an arbitrary thread.
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,6 +52,13 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	mx_log_set_level(cfg.log_level);
+	/* Batch arenas grow to a few MiB and die with their request. Keep such
+	 * chunks on the heap and the heap from shrinking after every request:
+	 * otherwise each batch pays for fresh pages (mmap, page faults, munmap),
+	 * measured at about a third of protobuf decode time. Memory held stays
+	 * bounded by the decode budget and the writer queue. */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 
 	/* block the stop signals in every thread created from here on */
 	sigset_t stop;

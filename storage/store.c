@@ -258,7 +258,10 @@ int mx_store_submit(struct mx_store *st, struct mx_batch *batch,
 	if (st->stopping) {
 		rc = MX_ESHUTDOWN;
 	} else if (st->q_batches >= st->cfg.queue_max_batches ||
-		   st->q_bytes + it->bytes > st->cfg.queue_max_bytes) {
+		   (st->q_batches > 0 &&
+		    st->q_bytes + it->bytes > st->cfg.queue_max_bytes)) {
+		/* an empty queue takes any batch whose records fit the cap, so
+		 * that a large batch cannot be refused forever */
 		rc = MX_EBUSY;
 	} else {
 		if (st->tail)

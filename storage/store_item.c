@@ -284,6 +284,10 @@ int mx_store_item_build(const struct mx_batch *batch, uint64_t max_bytes,
 		goto out;
 	if (mx_buf_reserve(&bd.spans, (size_t)n * sizeof(struct mx_store_span_ref)) != MX_OK)
 		goto out;
+	/* a typical span record is a few hundred bytes: grow once or twice */
+	size_t guess = (size_t)n * 256 + 1024;
+	if (mx_buf_reserve(&bd.data, guess < cap ? guess : cap) != MX_OK)
+		goto out;
 
 	/* order by trace id unless already grouped that way */
 	bool sorted = true;

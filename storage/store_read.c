@@ -249,6 +249,10 @@ int mx_store_get_trace(struct mx_store *st, const uint8_t trace_id[16],
 	}
 
 	uint64_t slots = total < max_spans ? total : max_spans;
+	if (slots > (1u << 28)) { /* far past what one batch arena holds */
+		rc = MX_ENOMEM;
+		goto out;
+	}
 	uint32_t cap = 16;
 	while (cap < 2 * slots + 1 && cap < (1u << 30))
 		cap *= 2;

@@ -400,6 +400,13 @@ static void test_depth_limit(void **state)
 	mx_batch_free(b);
 	assert_int_equal(decode_deep(10000, true, &b), MX_EDEPTH);
 	mx_batch_free(b);
+	/* an absurd configured depth does not size the scan stack by itself */
+	lim.max_depth = UINT32_MAX;
+	assert_int_equal(decode_deep(100, false, &b), MX_OK);
+	mx_batch_free(b);
+	lim.max_depth = 0; /* no AnyValue at all */
+	assert_int_equal(decode_deep(1, false, &b), MX_EDEPTH);
+	mx_batch_free(b);
 }
 
 static void test_empty_body(void **state)
