@@ -19,7 +19,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 PKGS    := libmicrohttpd libprotobuf-c lmdb jansson zlib
 PKGCF   := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-BASEFLAGS := -std=c11 -D_GNU_SOURCE -pthread -I$(BUILD)/gen -I. $(PKGCF)
+BASEFLAGS := -std=c11 -D_GNU_SOURCE -pthread -I$(BUILD)/gen -I. -Iinclude $(PKGCF)
 OPT     ?= -O2 -g
 CFLAGS  := $(BASEFLAGS) $(OPT) $(WARN) -fno-strict-aliasing
 GENFLAGS := $(BASEFLAGS) $(OPT) -w
@@ -36,6 +36,19 @@ MAIN_SRC := collector/main.c
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+# libmixd (reporter/): static and shared library, only mixd_* exported
+LIBMIXD_SRC := $(filter-out reporter/mixd_report.c,$(sort $(wildcard reporter/*.c)))
+LIBMIXD_OBJ := $(patsubst %.c,$(BUILD)/pic/%.o,$(LIBMIXD_SRC))
+LIBMIXD_ASAN_OBJ := $(patsubst %.c,$(BUILD)/asan/%.o,$(LIBMIXD_SRC))
+LIBMIXD_LIBS := -lcurl -lz -lpthread -lm
+ifneq ($(LIBMIXD_SRC),)
+LIBMIXD_A := $(BUILD)/libmixd.a
+LIBMIXD_ASAN_A := $(BUILD)/libmixd-asan.a
+LIBMIXD_ALL := $(BUILD)/libmixd.a $(BUILD)/libmixd.so $(BUILD)/libmixd.pc
+ifneq ($(wildcard reporter/mixd_report.c),)
+LIBMIXD_ALL += $(BUILD)/mixd-report
+endif
+endif
 
 CORE_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
 ASAN_OBJ := $(patsubst %.c,$(BUILD)/asan/%.o,$(CORE_SRC)) $(patsubst $(BUILD)/gen/%.c,$(BUILD)/asan/gen/%.o,$(GEN_C))
@@ -50,7 +63,7 @@ RUN_FLAGS ?=
 .PHONY: all run test bench deps clean unit unit-asan fuzz-replay integration fuzz-build build-all
 .SECONDARY: $(GEN_C) $(GEN_H)
 
-all: $(BUILD)/mixd
+all: $(BUILD)/mixd $(LIBMIXD_ALL)
 
 deps:
 	@sh scripts/deps.sh
@@ -63,7 +76,7 @@ test: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) build-all
 	@$(MAKE) --no-print-directory unit unit-asan fuzz-replay integration
 
-build-all: $(BUILD)/mixd $(UNIT_BIN) $(ASAN_BIN) $(FUZZ_BIN) $(BENCH_BIN)
+build-all: $(BUILD)/mixd $(LIBMIXD_ALL) $(UNIT_BIN) $(ASAN_BIN) $(FUZZ_BIN) $(BENCH_BIN)
 
 bench: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/mixd $(BENCH_BIN)
@@ -78,7 +91,7 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	protoc-c --proto_path=proto --c_out=$(BUILD)/gen $<
 
 # every object may include generated headers
-$(CORE_OBJ) $(ASAN_OBJ) $(FUZZ_OBJ): | $(GEN_H)
+$(CORE_OBJ) $(ASAN_OBJ) $(FUZZ_OBJ) $(LIBMIXD_OBJ) $(LIBMIXD_ASAN_OBJ): | $(GEN_H)
 
 # --- normal build ---
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c $(GEN_H)
@@ -96,13 +109,36 @@ $(BUILD)/libmixdcore.a: $(CORE_OBJ)
 $(BUILD)/mixd: $(BUILD)/obj/$(MAIN_SRC:.c=.o) $(BUILD)/libmixdcore.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmixdcore.a | $(GEN_H)
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmixdcore.a $(LIBMIXD_A) | $(GEN_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libmixdcore.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libmixdcore.a $(LIBMIXD_A) $(LDLIBS) $(LIBMIXD_LIBS) -lcmocka
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libmixdcore.a | $(GEN_H)
+# --- libmixd ---
+$(BUILD)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -O2 -o $@ $< $(BUILD)/libmixdcore.a $(LDLIBS) -lcurl
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c $< -o $@
+
+$(BUILD)/libmixd.a: $(LIBMIXD_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libmixd.so: $(LIBMIXD_OBJ) reporter/libmixd.map
+	$(CC) -shared -Wl,-soname,libmixd.so.0 -Wl,--version-script=reporter/libmixd.map \
+		-o $@ $(LIBMIXD_OBJ) $(LIBMIXD_LIBS)
+
+$(BUILD)/libmixd.pc: reporter/libmixd.pc.in
+	sed -e 's|@PREFIX@|$(abspath $(BUILD))|' -e 's|@INCLUDEDIR@|$(abspath include)|' $< > $@
+
+$(BUILD)/mixd-report: reporter/mixd_report.c $(BUILD)/libmixd.a
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmixd.a $(LIBMIXD_LIBS)
+
+$(BUILD)/libmixd-asan.a: $(LIBMIXD_ASAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libmixdcore.a $(LIBMIXD_A) | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -O2 -o $@ $< $(BUILD)/libmixdcore.a $(LIBMIXD_A) $(LDLIBS) $(LIBMIXD_LIBS)
 
 # --- ASan+UBSan build of the unit tests ---
 $(BUILD)/asan/gen/%.o: $(BUILD)/gen/%.c $(GEN_H)
@@ -117,9 +153,9 @@ $(BUILD)/libmixdcore-asan.a: $(ASAN_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/asan-tests/%: tests/unit/%.c $(BUILD)/libmixdcore-asan.a | $(GEN_H)
+$(BUILD)/asan-tests/%: tests/unit/%.c $(BUILD)/libmixdcore-asan.a $(LIBMIXD_ASAN_A) | $(GEN_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -o $@ $< $(BUILD)/libmixdcore-asan.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(SANFLAGS) -O1 -o $@ $< $(BUILD)/libmixdcore-asan.a $(LIBMIXD_ASAN_A) $(LDLIBS) $(LIBMIXD_LIBS) -lcmocka
 
 # --- libFuzzer targets (clang) ---
 FUZZFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
@@ -152,7 +188,7 @@ unit-asan: $(ASAN_BIN)
 fuzz-replay: $(FUZZ_BIN)
 	@sh tests/fuzz/replay.sh $(BUILD)/fuzz
 
-integration: $(BUILD)/mixd
-	@MIXD_BIN=$(abspath $(BUILD)/mixd) sh tests/integration/run.sh
+integration: $(BUILD)/mixd $(LIBMIXD_ALL)
+	@MIXD_BIN=$(abspath $(BUILD)/mixd) MIXD_BUILD=$(abspath $(BUILD)) sh tests/integration/run.sh
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

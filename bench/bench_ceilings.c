@@ -6,7 +6,10 @@
  * attributes each), single-threaded and bounded in time:
  *   - protobuf-c unpack of the ExportTraceServiceRequest (default allocator);
  *   - mixd's model decoders mx_otlp_decode_proto/json, when codec/ has them;
- *   - jansson parse of the OTLP/JSON text;
+ *   - jansson parse of the OTLP/JSON text, and of the same spans as a
+ *     Zipkin v2 JSON list; mixd's mx_zipkin_json_decode of that list, when
+ *     codec/ has it (bench/run.sh compares Zipkin ingest with the bare
+ *     jansson rate of the same bodies: goal >= 80 %);
  *   - LMDB commits of 512 encoded spans (~900 bytes) per transaction: under
  *     append-ordered 8-byte keys with MDB_APPEND (full sync and no sync),
  *     plus one 24-byte trace-id index entry per trace, and under random
@@ -26,6 +29,7 @@
 #include <unistd.h>
 
 #include "../codec/otlp.h"
+#include "../codec/zipkin.h"
 #include "../model/error.h"
 #include "body.h"
 
@@ -36,6 +40,9 @@
 #endif
 #if __has_include("../codec/otlp_json_decode.c")
 #define HAVE_MX_JSON_DECODE 1
+#endif
+#if __has_include("../codec/zipkin_json_decode.c")
+#define HAVE_MX_ZIPKIN_JSON_DECODE 1
 #endif
 #endif
 
@@ -85,7 +92,8 @@ static void bench_unpack(const struct opts *o)
 	report("pb_unpack", "protobuf-c unpack (default allocator)", spans, t - t0, NULL);
 }
 
-static void bench_jansson(const struct opts *o)
+/* jansson on the OTLP/JSON bodies, or on the Zipkin v2 JSON bodies. */
+static void bench_jansson(const struct opts *o, int zipkin)
 {
 	uint64_t spans = 0;
 	double t0 = bench_now(), t = t0;
@@ -93,7 +101,8 @@ static void bench_jansson(const struct opts *o)
 	for (uint64_t i = 0; t - t0 < o->seconds && i < 100000000; i++) {
 		const struct bench_body *b = &g_bodies[i % g_nbodies];
 		json_error_t err;
-		json_t *j = json_loadb(b->json, b->json_len, 0, &err);
+		json_t *j = zipkin ? json_loadb(b->zjson, b->zjson_len, 0, &err)
+				   : json_loadb(b->json, b->json_len, 0, &err);
 
 		if (!j) {
 			printf("  jansson parse failed: %s\n", err.text);
@@ -103,8 +112,42 @@ static void bench_jansson(const struct opts *o)
 		spans += b->n_spans;
 		t = bench_now();
 	}
-	report("json_parse", "jansson parse (json_loadb)", spans, t - t0, NULL);
+	if (zipkin)
+		report("zipkin_json_parse", "jansson parse of Zipkin v2 JSON", spans, t - t0, NULL);
+	else
+		report("json_parse", "jansson parse (json_loadb)", spans, t - t0, NULL);
 }
+
+#ifdef HAVE_MX_ZIPKIN_JSON_DECODE
+/* mixd's Zipkin v2 JSON decoder on the Zipkin bodies, into a model batch. */
+static void bench_zipkin_model(const struct opts *o)
+{
+	struct mx_decode_limits lim;
+	uint64_t spans = 0;
+	double t0 = bench_now(), t = t0;
+
+	mx_decode_limits_default(&lim);
+	for (uint64_t i = 0; t - t0 < o->seconds && i < 100000000; i++) {
+		const struct bench_body *b = &g_bodies[i % g_nbodies];
+		struct mx_batch *batch = mx_batch_new(256u << 20);
+		struct mx_errmsg err = { .set = 0 };
+		int rc = batch ? mx_zipkin_json_decode(b->zjson, b->zjson_len, &lim, batch, &err)
+			       : MX_ENOMEM;
+
+		if (rc != MX_OK || batch->n_spans != b->n_spans) {
+			printf("  mx_zipkin_json_decode failed: %s (%s)\n", mx_strerror(rc),
+			       err.set ? err.text : "span count differs");
+			mx_batch_free(batch);
+			return;
+		}
+		spans += batch->n_spans;
+		mx_batch_free(batch);
+		t = bench_now();
+	}
+	report("mx_decode_zipkin_json", "mx_zipkin_json_decode -> model batch", spans, t - t0,
+	       NULL);
+}
+#endif
 
 #if defined(HAVE_MX_PROTO_DECODE) || defined(HAVE_MX_JSON_DECODE)
 /* Decodes every body through mixd's decoder `json` or proto into a model
@@ -304,7 +347,7 @@ int main(int argc, char **argv)
 {
 	struct opts o;
 	char machine[320];
-	size_t pb = 0, js = 0;
+	size_t pb = 0, js = 0, zj = 0;
 	int ret = 1;
 
 	if (parse_args(argc, argv, &o) < 0)
@@ -319,12 +362,14 @@ int main(int argc, char **argv)
 		}
 		pb += g_bodies[i].proto_len;
 		js += g_bodies[i].json_len;
+		zj += g_bodies[i].zjson_len;
 	}
 	bench_machine(machine, sizeof(machine));
 	printf("ceilings: machine %s\n", machine);
 	printf("ceilings: %u bodies of %u spans (20 attributes), protobuf %.0f B/span, "
-	       "JSON %.0f B/span, single thread, %.1f s per measurement\n", o.bodies, o.batch,
-	       (double)pb / o.bodies / o.batch, (double)js / o.bodies / o.batch, o.seconds);
+	       "JSON %.0f B/span, Zipkin JSON %.0f B/span, single thread, %.1f s per "
+	       "measurement\n", o.bodies, o.batch, (double)pb / o.bodies / o.batch,
+	       (double)js / o.bodies / o.batch, (double)zj / o.bodies / o.batch, o.seconds);
 	fflush(stdout);
 
 	bench_unpack(&o);
@@ -333,11 +378,17 @@ int main(int argc, char **argv)
 #else
 	printf("  mx_otlp_decode_proto: not built yet (codec/otlp_decode.c missing)\n");
 #endif
-	bench_jansson(&o);
+	bench_jansson(&o, 0);
 #ifdef HAVE_MX_JSON_DECODE
 	bench_model(&o, 1);
 #else
 	printf("  mx_otlp_decode_json: not built yet (codec/otlp_json_decode.c missing)\n");
+#endif
+	bench_jansson(&o, 1);
+#ifdef HAVE_MX_ZIPKIN_JSON_DECODE
+	bench_zipkin_model(&o);
+#else
+	printf("  mx_zipkin_json_decode: not built yet (codec/zipkin_json_decode.c missing)\n");
 #endif
 	bench_lmdb(&o, L_APPEND, 0, "lmdb_append_full", "LMDB append 8-byte keys, full sync");
 	bench_lmdb(&o, L_APPEND_IDX, 0, "lmdb_append_idx_full",

@@ -1,11 +1,14 @@
 /*
- * bench_ingest.c - OTLP/HTTP load generator: how many spans per second mixd
- * ingests and commits over HTTP.
+ * bench_ingest.c - OTLP/HTTP and Zipkin load generator: how many spans per
+ * second mixd ingests and commits over HTTP.
  *
  * Builds K distinct ExportTraceServiceRequest bodies (bench/body.h: 512 spans
  * of 20 attributes, traces of 8 to 32 spans over 4 services) in binary
- * protobuf or OTLP/JSON, and sends them from N threads, one HTTP/1.1
- * keep-alive connection each, to http://HOST:PORT/v1/traces on loopback.
+ * protobuf or OTLP/JSON, or the same spans as a Zipkin v2 JSON list (the
+ * attributes as string tags), and sends them from N threads, one HTTP/1.1
+ * keep-alive connection each, to http://HOST:PORT/v1/traces (OTLP) or
+ * http://HOST:PORT/api/v2/spans (Zipkin; PORT is then the Zipkin port) on
+ * loopback.
  * Before every send the thread writes fresh trace ids into its own copy of
  * the body, so the store always sees new traces. The client is a minimal
  * hand-written one (one writev per request, status line and headers parsed,
@@ -14,11 +17,12 @@
  *
  * mixd answers only after the LMDB commit, so an answer 200 means the spans
  * are durable: spans committed = 512 per 200 answer minus the rejected spans
- * its partial_success reports. Other answers and transport errors are
+ * its partial_success reports (Zipkin: 512 per 202 answer, which has no
+ * partial success). Other answers and transport errors are
  * counted and printed separately. The run is a warm-up followed by a fixed
  * measurement window; only requests that finish inside the window count.
  *
- * Usage: bench_ingest --port P [--host 127.0.0.1|::1] [--encoding proto|json]
+ * Usage: bench_ingest --port P [--host 127.0.0.1|::1] [--encoding proto|json|zipkin-json]
  *        [--connections N] [--seconds S] [--warmup S] [--sync LABEL]
  *        [--batch N] [--bodies K] [--max-requests M]
  * Prints a human summary and one `result ...` line for bench/run.sh.
@@ -47,7 +51,7 @@
 struct opts {
 	const char *host;
 	int port;
-	int json;
+	int enc; /* enum bench_enc */
 	int conns;
 	double seconds;
 	double warmup;
@@ -75,6 +79,17 @@ struct worker {
 };
 
 static struct opts g_o;
+
+static size_t body_len(const struct bench_body *b, int enc)
+{
+	return enc == BENCH_ENC_ZIPKIN ? b->zjson_len : enc == BENCH_ENC_JSON ? b->json_len : b->proto_len;
+}
+
+static const uint8_t *body_of(const struct bench_body *b, int enc)
+{
+	return enc == BENCH_ENC_ZIPKIN ? (const uint8_t *)b->zjson
+	       : enc == BENCH_ENC_JSON ? (const uint8_t *)b->json : b->proto;
+}
 static struct bench_body *g_bodies;
 static double g_t_measure, g_t_end;
 
@@ -283,7 +298,9 @@ static void *run_worker(void *arg)
 	struct worker *w = arg;
 	const struct opts *o = &g_o;
 	struct resp *r = malloc(sizeof(*r));
-	const char *ctype = o->json ? "application/json" : "application/x-protobuf";
+	const char *ctype = o->enc == BENCH_ENC_PROTO ? "application/x-protobuf" : "application/json";
+	const char *path = o->enc == BENCH_ENC_ZIPKIN ? "/api/v2/spans" : "/v1/traces";
+	int ok_status = o->enc == BENCH_ENC_ZIPKIN ? 202 : 200;
 	int fails = 0;
 
 	w->fd = -1;
@@ -292,7 +309,7 @@ static void *run_worker(void *arg)
 	for (uint64_t i = 0; i < o->max_requests; i++) {
 		uint32_t k = (uint32_t)((i * (uint64_t)o->conns + (uint64_t)w->id) % o->bodies);
 		const struct bench_body *b = &g_bodies[k];
-		size_t blen = o->json ? b->json_len : b->proto_len;
+		size_t blen = body_len(b, o->enc);
 		char hdr[256];
 		struct iovec iov[2];
 		double t0 = bench_now(), t1;
@@ -309,11 +326,11 @@ static void *run_worker(void *arg)
 			usleep(10000);
 			continue;
 		}
-		bench_body_patch(b, w->bufs[k], o->json, (uint64_t)w->id + 1, ++w->seq);
+		bench_body_patch(b, w->bufs[k], o->enc, (uint64_t)w->id + 1, ++w->seq);
 		iov[0].iov_base = hdr;
 		iov[0].iov_len = (size_t)snprintf(hdr, sizeof(hdr),
-			"POST /v1/traces HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: %s\r\n"
-			"Content-Length: %zu\r\n\r\n", o->host, o->port, ctype, blen);
+			"POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: %s\r\n"
+			"Content-Length: %zu\r\n\r\n", path, o->host, o->port, ctype, blen);
 		iov[1].iov_base = w->bufs[k];
 		iov[1].iov_len = blen;
 		if (send_all(w->fd, iov, 2) < 0 || read_response(w->fd, r) < 0) {
@@ -338,7 +355,7 @@ static void *run_worker(void *arg)
 		}
 		if (r->status >= 100 && r->status < 600)
 			w->status[r->status / 100]++;
-		if (r->status != 200) {
+		if (r->status != ok_status) {
 			char body[96];
 			size_t n = r->body_len < sizeof(body) - 1 ? r->body_len : sizeof(body) - 1;
 
@@ -351,7 +368,7 @@ static void *run_worker(void *arg)
 				usleep(1000); /* the daemon asked to retry later */
 			continue;
 		}
-		uint64_t rej = rejected_of(r, o->json);
+		uint64_t rej = o->enc == BENCH_ENC_ZIPKIN ? 0 : rejected_of(r, o->enc == BENCH_ENC_JSON);
 		w->ok++;
 		w->rejected += rej;
 		w->spans += b->n_spans > rej ? b->n_spans - rej : 0;
@@ -378,7 +395,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 {
 	o->host = "127.0.0.1";
 	o->port = 0;
-	o->json = 0;
+	o->enc = BENCH_ENC_PROTO;
 	o->conns = 4;
 	o->seconds = 10;
 	o->warmup = 1;
@@ -395,8 +412,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->port = atoi(v);
 		else if (!strcmp(a, "--host"))
 			o->host = v;
-		else if (!strcmp(a, "--encoding") && (!strcmp(v, "proto") || !strcmp(v, "json")))
-			o->json = !strcmp(v, "json");
+		else if (!strcmp(a, "--encoding") && !strcmp(v, "proto"))
+			o->enc = BENCH_ENC_PROTO;
+		else if (!strcmp(a, "--encoding") && !strcmp(v, "json"))
+			o->enc = BENCH_ENC_JSON;
+		else if (!strcmp(a, "--encoding") && !strcmp(v, "zipkin-json"))
+			o->enc = BENCH_ENC_ZIPKIN;
 		else if (!strcmp(a, "--connections"))
 			o->conns = atoi(v);
 		else if (!strcmp(a, "--seconds"))
@@ -430,7 +451,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	return 0;
 usage:
 	fprintf(stderr, "usage: bench_ingest --port P [--host 127.0.0.1|::1] "
-			"[--encoding proto|json] [--connections N] [--seconds S] [--warmup S] "
+			"[--encoding proto|json|zipkin-json] [--connections N] [--seconds S] [--warmup S] "
 			"[--sync LABEL] [--batch N] [--bodies K] [--max-requests M]\n");
 	return -1;
 }
@@ -457,7 +478,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench_ingest: cannot build bodies\n");
 			goto out;
 		}
-		bytes += (double)(g_o.json ? g_bodies[i].json_len : g_bodies[i].proto_len);
+		bytes += (double)body_len(&g_bodies[i], g_o.enc);
 	}
 	for (int c = 0; c < g_o.conns; c++) {
 		ws[c].id = c;
@@ -468,12 +489,12 @@ int main(int argc, char **argv)
 			goto out;
 		for (uint32_t i = 0; i < g_o.bodies; i++) {
 			const struct bench_body *b = &g_bodies[i];
-			size_t n = g_o.json ? b->json_len : b->proto_len;
+			size_t n = body_len(b, g_o.enc);
 
 			ws[c].bufs[i] = malloc(n);
 			if (!ws[c].bufs[i])
 				goto out;
-			memcpy(ws[c].bufs[i], g_o.json ? (const uint8_t *)b->json : b->proto, n);
+			memcpy(ws[c].bufs[i], body_of(b, g_o.enc), n);
 		}
 	}
 	bench_machine(machine, sizeof(machine));
@@ -524,18 +545,21 @@ int main(int argc, char **argv)
 	double p99 = n_lat ? lat[(size_t)((double)(n_lat - 1) * 0.99)] / 1e3 : 0;
 	double mx = n_lat ? lat[n_lat - 1] / 1e3 : 0;
 	double mean = ok ? lat_sum / (double)ok * 1e3 : 0;
-	const char *enc = g_o.json ? "json" : "proto";
+	static const char *const enc_names[3] = { "proto", "json", "zipkin-json" };
+	static const char *const enc_labels[3] = { "OTLP protobuf", "OTLP/JSON", "Zipkin v2 JSON" };
+	const char *enc = enc_names[g_o.enc];
 
 	printf("ingest: machine %s\n", machine);
 	printf("ingest: encoding %s, batch %u spans (%.0f B/span, %.0f KiB/request), sync %s, "
 	       "%d connections to %s:%d, %.1f s after %.1f s warm-up\n",
-	       g_o.json ? "OTLP/JSON" : "OTLP protobuf", g_o.batch,
+	       enc_labels[g_o.enc], g_o.batch,
 	       bytes / g_o.bodies / g_o.batch, bytes / g_o.bodies / 1024, g_o.sync, g_o.conns,
 	       g_o.host, g_o.port, g_o.seconds, g_o.warmup);
-	printf("ingest: %llu answers 200 (%.1f requests/s), %.0f spans/s committed "
-	       "(%llu spans, %llu rejected)\n", (unsigned long long)ok, (double)ok / secs,
+	printf("ingest: %llu answers %d (%.1f requests/s), %.0f spans/s committed "
+	       "(%llu spans, %llu rejected)\n", (unsigned long long)ok,
+	       g_o.enc == BENCH_ENC_ZIPKIN ? 202 : 200, (double)ok / secs,
 	       (double)spans / secs, (unsigned long long)spans, (unsigned long long)rej);
-	printf("ingest: errors: %llu non-200 answers (2xx %llu, 4xx %llu, 5xx %llu), "
+	printf("ingest: errors: %llu other answers (2xx %llu, 4xx %llu, 5xx %llu), "
 	       "%llu transport errors\n", (unsigned long long)other,
 	       (unsigned long long)(cls[2] - ok), (unsigned long long)cls[4],
 	       (unsigned long long)cls[5], (unsigned long long)transport);

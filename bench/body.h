@@ -14,6 +14,11 @@
  * sender can give every request fresh trace ids by patching 16 bytes (or 32
  * hex digits) per occurrence instead of re-encoding the body.
  *
+ * The same spans are also written as a Zipkin v2 JSON list (what
+ * @opentelemetry/exporter-zipkin sends: every attribute as a string tag,
+ * the status as tags otel.status_code and error, localEndpoint.serviceName
+ * from the resource) for the Zipkin ingest benchmarks.
+ *
  * Trace ids are generated as "MXBT" + 4-byte trace index + 8 random bytes;
  * the marker makes them findable in both encodings with one linear scan and
  * the full 16 bytes are then checked against the table.
@@ -54,7 +59,10 @@ struct bench_idmap {
 	uint32_t *first; /* n_traces + 1 entries: offs[first[t] .. first[t+1]) */
 };
 
-/* One generated request in both encodings. */
+/* The encodings of a body (bench_body_patch() takes one). */
+enum bench_enc { BENCH_ENC_PROTO = 0, BENCH_ENC_JSON = 1, BENCH_ENC_ZIPKIN = 2 };
+
+/* One generated request in every encoding. */
 struct bench_body {
 	uint32_t n_spans;
 	uint32_t n_traces;
@@ -62,8 +70,11 @@ struct bench_body {
 	size_t proto_len;
 	char *json;     /* OTLP/JSON text of the same request */
 	size_t json_len;
+	char *zjson;    /* Zipkin v2 JSON list of the same spans */
+	size_t zjson_len;
 	struct bench_idmap proto_ids; /* 16 raw bytes at each offset */
 	struct bench_idmap json_ids;  /* 32 lower-case hex digits at each offset */
+	struct bench_idmap zjson_ids; /* 32 lower-case hex digits at each offset */
 	uint8_t (*trace_ids)[16];     /* the ids as generated */
 	uint8_t **span_values;        /* each span packed alone (store values) */
 	size_t *span_lens;
@@ -375,6 +386,90 @@ static BENCH_UNUSED void bench_json_req(struct mx_buf *o, const bench_req *req)
 	mx_buf_puts(o, "]}");
 }
 
+/* A tag value as the OpenTelemetry JS Zipkin exporter writes it (String()). */
+static BENCH_UNUSED void bench_zipkin_tag(struct mx_buf *o, const bench_kv *kv)
+{
+	const bench_any *v = kv->value;
+
+	mx_buf_putc(o, '"');
+	mx_buf_json_escape(o, kv->key, strlen(kv->key));
+	mx_buf_puts(o, "\":\"");
+	switch (v->value_case) {
+	case BENCH_STR:
+		mx_buf_json_escape(o, v->string_value, strlen(v->string_value));
+		break;
+	case BENCH_INT:
+		mx_buf_printf(o, "%lld", (long long)v->int_value);
+		break;
+	case BENCH_BOOL:
+		mx_buf_puts(o, v->bool_value ? "true" : "false");
+		break;
+	case BENCH_DBL:
+		mx_buf_printf(o, "%.15g", v->double_value);
+		break;
+	default:
+		break;
+	}
+	mx_buf_putc(o, '"');
+}
+
+/* Writes the spans of `req` as a Zipkin v2 JSON list: lower-hex ids, kind
+ * SERVER/CLIENT, µs timestamp and duration, localEndpoint.serviceName from
+ * the resource's service.name (its first attribute), attributes and status
+ * as string tags. */
+static BENCH_UNUSED void bench_zipkin_req(struct mx_buf *o, const bench_req *req)
+{
+	int first = 1;
+
+	mx_buf_putc(o, '[');
+	for (size_t r = 0; r < req->n_resource_spans; r++) {
+		const bench_rs *rs = req->resource_spans[r];
+		const char *svc = rs->resource->attributes[0]->value->string_value;
+
+		for (size_t s = 0; s < rs->n_scope_spans; s++) {
+			const bench_ss *ss = rs->scope_spans[s];
+
+			for (size_t k = 0; k < ss->n_spans; k++) {
+				const bench_span *sp = ss->spans[k];
+				uint64_t st = sp->start_time_unix_nano / 1000;
+
+				mx_buf_puts(o, first ? "{\"traceId\":\"" : ",{\"traceId\":\"");
+				first = 0;
+				bench_json_hex(o, sp->trace_id.data, 16);
+				if (sp->parent_span_id.len == 8) {
+					mx_buf_puts(o, "\",\"parentId\":\"");
+					bench_json_hex(o, sp->parent_span_id.data, 8);
+				}
+				mx_buf_puts(o, "\",\"id\":\"");
+				bench_json_hex(o, sp->span_id.data, 8);
+				mx_buf_printf(o, "\",\"kind\":\"%s\",\"name\":\"",
+					      sp->kind == 3 ? "CLIENT" : "SERVER");
+				mx_buf_json_escape(o, sp->name, strlen(sp->name));
+				mx_buf_printf(o, "\",\"timestamp\":%llu,\"duration\":%llu,"
+					      "\"localEndpoint\":{\"serviceName\":\"%s\"},\"tags\":{",
+					      (unsigned long long)st,
+					      (unsigned long long)(sp->end_time_unix_nano / 1000 - st),
+					      svc);
+				for (size_t a = 0; a < sp->n_attributes; a++) {
+					if (a)
+						mx_buf_putc(o, ',');
+					bench_zipkin_tag(o, sp->attributes[a]);
+				}
+				mx_buf_printf(o, ",\"otel.status_code\":\"%s\"",
+					      sp->status->code == 2 ? "ERROR" : "OK");
+				if (sp->status->code == 2 && sp->status->message[0]) {
+					mx_buf_puts(o, ",\"error\":\"");
+					mx_buf_json_escape(o, sp->status->message,
+							   strlen(sp->status->message));
+					mx_buf_putc(o, '"');
+				}
+				mx_buf_puts(o, "}}");
+			}
+		}
+	}
+	mx_buf_putc(o, ']');
+}
+
 /* Releases what bench_body_make() allocated. Accepts NULL. */
 static BENCH_UNUSED void bench_body_free(struct bench_body *b)
 {
@@ -382,6 +477,9 @@ static BENCH_UNUSED void bench_body_free(struct bench_body *b)
 		return;
 	free(b->proto);
 	free(b->json);
+	free(b->zjson);
+	free(b->zjson_ids.offs);
+	free(b->zjson_ids.first);
 	free(b->proto_ids.offs);
 	free(b->proto_ids.first);
 	free(b->json_ids.offs);
@@ -401,7 +499,7 @@ static BENCH_UNUSED int bench_body_make(struct bench_body *b, uint32_t n_spans,
 					uint64_t seed)
 {
 	struct mx_arena a;
-	struct mx_buf js;
+	struct mx_buf js, zj;
 	uint64_t rnd = seed * 0x2545f4914f6cdd1dull + 1;
 	bench_req req;
 	bench_rs rs[BENCH_N_RES];
@@ -415,6 +513,7 @@ static BENCH_UNUSED int bench_body_make(struct bench_body *b, uint32_t n_spans,
 
 	mx_arena_init(&a, (size_t)n_spans * 16384 + (1u << 20));
 	mx_buf_init(&js, (size_t)n_spans * 8192 + (1u << 20));
+	mx_buf_init(&zj, (size_t)n_spans * 8192 + (1u << 20));
 	b->n_spans = n_spans;
 	b->trace_ids = calloc(n_spans + 1, 16);
 	b->span_values = calloc(n_spans + 1, sizeof(*b->span_values));
@@ -549,8 +648,15 @@ static BENCH_UNUSED int bench_body_make(struct bench_body *b, uint32_t n_spans,
 	b->json = (char *)mx_buf_steal(&js, &b->json_len);
 	if (!b->json)
 		goto out;
+	bench_zipkin_req(&zj, &req);
+	if (zj.failed)
+		goto out;
+	b->zjson = (char *)mx_buf_steal(&zj, &b->zjson_len);
+	if (!b->zjson)
+		goto out;
 	if (bench_find_ids(b, b->proto, b->proto_len, 0, &b->proto_ids) < 0 ||
-	    bench_find_ids(b, (const uint8_t *)b->json, b->json_len, 1, &b->json_ids) < 0) {
+	    bench_find_ids(b, (const uint8_t *)b->json, b->json_len, 1, &b->json_ids) < 0 ||
+	    bench_find_ids(b, (const uint8_t *)b->zjson, b->zjson_len, 1, &b->zjson_ids) < 0) {
 		fprintf(stderr, "bench: trace id scan mismatch (generator bug)\n");
 		goto out;
 	}
@@ -558,18 +664,22 @@ static BENCH_UNUSED int bench_body_make(struct bench_body *b, uint32_t n_spans,
 out:
 	mx_arena_free(&a);
 	mx_buf_free(&js);
+	mx_buf_free(&zj);
 	if (rc < 0)
 		bench_body_free(b);
 	return rc;
 }
 
-/* Writes fresh trace ids into one encoding of `b` in place: trace t of
- * request `seq` from stream `stream` gets a unique non-zero id. */
+/* Writes fresh trace ids into one encoding (enum bench_enc) of `b` in
+ * place: trace t of request `seq` from stream `stream` gets a unique
+ * non-zero id. */
 static BENCH_UNUSED void bench_body_patch(const struct bench_body *b, uint8_t *buf,
-					  int json, uint64_t stream, uint64_t seq)
+					  int enc, uint64_t stream, uint64_t seq)
 {
 	static const char hx[] = "0123456789abcdef";
-	const struct bench_idmap *m = json ? &b->json_ids : &b->proto_ids;
+	const struct bench_idmap *m = enc == BENCH_ENC_ZIPKIN ? &b->zjson_ids
+				      : enc == BENCH_ENC_JSON ? &b->json_ids : &b->proto_ids;
+	int json = enc != BENCH_ENC_PROTO;
 	uint64_t s = stream * 0x9e3779b97f4a7c15ull ^ seq * 0xd1b54a32d192ed03ull;
 
 	for (uint32_t t = 0; t < b->n_traces; t++) {

@@ -1,21 +1,28 @@
 #!/bin/sh
-# run.sh BUILD - `make bench`: the ingest benchmark of mixd, end to end.
+# run.sh BUILD - `make bench`: the ingest and query benchmarks of mixd, end
+# to end.
 #
 # 1. bench_ceilings: what the bare libraries reach on this machine (protobuf-c
-#    unpack, mixd's decoders, jansson, LMDB commits), single thread.
+#    unpack, mixd's decoders, jansson on OTLP/JSON and on Zipkin JSON, LMDB
+#    commits), single thread.
 # 2. For each sync mode (full, then none): starts $BUILD/mixd on a fresh temp
 #    --storage.path with every listener on localhost:0 (or disabled), reads
-#    the OTLP port from its `mixd listening {...}` line (bounded wait), runs
-#    bench_ingest with OTLP protobuf and with OTLP/JSON, records mixd's CPU
-#    per thread, then stops mixd with SIGTERM and waits for it.
+#    the OTLP and Zipkin ports from its `mixd listening {...}` line (bounded
+#    wait), runs bench_ingest with OTLP protobuf, OTLP/JSON and Zipkin v2
+#    JSON (when mixd serves Zipkin), records mixd's CPU per thread, then
+#    stops mixd with SIGTERM and waits for it.
 # 3. With full sync, profiles mixd with `perf record -g` during one more
 #    protobuf run and prints the top of `perf report` (skipped when perf is
 #    missing or not permitted).
-# 4. Prints a summary table and the ratios to the ceilings.
+# 4. bench_query: fills a fresh store with BENCH_QUERY_SPANS spans through the
+#    store API and measures trace by id and search latency (p50, p99); then
+#    starts mixd on that store and measures GET /api/traces/{id} over HTTP.
+# 5. Prints summary tables and the ratios to the ceilings and goals.
 #
 # Everything runs on loopback; every loop and wait is bounded. Knobs (env):
 # BENCH_SECONDS (10), BENCH_WARMUP (1), BENCH_CONNECTIONS (4),
-# BENCH_CEIL_SECONDS (2), BENCH_PERF (1; 0 skips perf), TMPDIR.
+# BENCH_CEIL_SECONDS (2), BENCH_PERF (1; 0 skips perf),
+# BENCH_QUERY_SPANS (1000000; 0 skips the query benchmark), TMPDIR.
 set -u
 
 BUILD=${1:-build}
@@ -24,20 +31,26 @@ WARM=${BENCH_WARMUP:-1}
 CONNS=${BENCH_CONNECTIONS:-4}
 CEIL_SECS=${BENCH_CEIL_SECONDS:-2}
 PERF=${BENCH_PERF:-1}
+QSPANS=${BENCH_QUERY_SPANS:-1000000}
 MIXD=$BUILD/mixd
 INGEST=$BUILD/bench/bench_ingest
 CEIL=$BUILD/bench/bench_ceilings
+QUERY=$BUILD/bench/bench_query
 
-for b in "$MIXD" "$INGEST" "$CEIL"; do
+for b in "$MIXD" "$INGEST" "$CEIL" "$QUERY"; do
 	if [ ! -x "$b" ]; then
 		echo "bench: $b is missing (make BUILD=$BUILD bench builds it)" >&2
 		exit 1
 	fi
 done
 
-# the other receivers are turned off, those this mixd knows (see --help)
+# the other receivers are turned off, those this mixd knows (see --help);
+# Zipkin gets a free port (its listen-line entry tells whether it is served)
 OFF=""
-for f in zipkin.listen-address jaeger.collector-listen-address \
+if "$MIXD" --help 2>&1 | grep -q -- "--zipkin.listen-address "; then
+	OFF="--zipkin.listen-address=localhost:0"
+fi
+for f in jaeger.collector-listen-address \
 	jaeger.agent-compact-listen-address jaeger.agent-binary-listen-address \
 	report.listen-address; do
 	if "$MIXD" --help 2>&1 | grep -q -- "--$f "; then
@@ -77,10 +90,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start_mixd SYNC: sets PID and PORT
+# listen_port NAME: the 127.0.0.1 port of listener NAME in the listen line
+listen_port() {
+	sed -n 's/^mixd listening .*"'"$1"'":\["127\.0\.0\.1:\([0-9][0-9]*\)".*/\1/p' \
+		"$TMP/mixd.out" | head -1
+}
+
+# start_mixd SYNC [NAME]: sets PID, PORT (OTLP), ZPORT (Zipkin, empty when
+# not served) and QPORT (Jaeger query); the store is $TMP/data-SYNC, emptied
+# first, or the existing $TMP/data-NAME when NAME is given
 start_mixd() {
-	data=$TMP/data-$1
-	rm -rf "$data"
+	data=$TMP/data-${2:-$1}
+	[ $# -ge 2 ] || rm -rf "$data"
 	: >"$TMP/mixd.out"
 	# shellcheck disable=SC2086 # $OFF holds flags without spaces
 	"$MIXD" --storage.path="$data" --storage.sync="$1" \
@@ -91,8 +112,7 @@ start_mixd() {
 	PORT=""
 	i=0
 	while [ $i -lt 200 ]; do # bounded: 20 s
-		PORT=$(sed -n 's/^mixd listening .*"otlp":\["127\.0\.0\.1:\([0-9][0-9]*\)".*/\1/p' \
-			"$TMP/mixd.out" | head -1)
+		PORT=$(listen_port otlp)
 		[ -n "$PORT" ] && break
 		if ! kill -0 "$PID" 2>/dev/null; then
 			break
@@ -106,6 +126,8 @@ start_mixd() {
 		stop_mixd
 		return 1
 	fi
+	ZPORT=$(listen_port zipkin)
+	QPORT=$(listen_port query)
 	return 0
 }
 
@@ -146,10 +168,16 @@ cpu_report() {
 # ingest ENC SYNC: one measured run against the running mixd
 ingest() {
 	echo
-	echo "--- OTLP $1, --storage.sync=$2 ---"
+	port=$PORT
+	if [ "$1" = zipkin-json ]; then
+		echo "--- Zipkin v2 JSON (POST /api/v2/spans), --storage.sync=$2 ---"
+		port=$ZPORT
+	else
+		echo "--- OTLP $1, --storage.sync=$2 ---"
+	fi
 	cpu_snapshot "$TMP/cpu0"
 	t0=$(date +%s.%N)
-	"$INGEST" --port "$PORT" --encoding "$1" --sync "$2" --connections "$CONNS" \
+	"$INGEST" --port "$port" --encoding "$1" --sync "$2" --connections "$CONNS" \
 		--seconds "$SECS" --warmup "$WARM" >"$TMP/ingest.out" 2>&1
 	t1=$(date +%s.%N)
 	cpu_snapshot "$TMP/cpu1"
@@ -216,10 +244,47 @@ for sync in full none; do
 	fi
 	ingest proto "$sync"
 	ingest json "$sync"
+	if [ -n "$ZPORT" ]; then
+		ingest zipkin-json "$sync"
+	else
+		echo
+		echo "--- Zipkin v2 JSON: skipped, this mixd does not serve Zipkin yet ---"
+	fi
 	[ "$sync" = full ] && profile
 	stop_mixd
 	rm -rf "$TMP/data-$sync"
 done
+
+# the query benchmark: in-process on a fresh store, then over HTTP
+if [ "$QSPANS" -gt 0 ] 2>/dev/null; then
+	echo
+	echo "--- query latency over a store of $QSPANS spans (bench_query) ---"
+	if "$QUERY" --dir "$TMP/data-query" --spans "$QSPANS" --ids-out "$TMP/query-ids" \
+		>"$TMP/query.out" 2>&1; then
+		grep -v '^result ' "$TMP/query.out"
+		grep '^result ' "$TMP/query.out" >>"$RESULTS"
+		du -sh "$TMP/data-query" 2>/dev/null | awk '{ print "store size: " $1 }'
+		if start_mixd none query && [ -n "$QPORT" ]; then
+			"$QUERY" --http-port "$QPORT" --ids "$TMP/query-ids" >"$TMP/query-http.out" 2>&1
+			grep -v '^result ' "$TMP/query-http.out"
+			grep '^result ' "$TMP/query-http.out" >>"$RESULTS"
+		else
+			echo "bench: mixd did not start on the query store; HTTP part skipped"
+		fi
+		stop_mixd
+	else
+		cat "$TMP/query.out"
+		echo "bench: bench_query failed"
+	fi
+	rm -rf "$TMP/data-query"
+fi
+
+# libmixd: the recording path and the flush thread
+if [ -x "$BUILD/bench/bench_reporter" ]; then
+	echo
+	echo "--- libmixd (bench_reporter) ---"
+	"$BUILD/bench/bench_reporter" --seconds "${BENCH_REPORTER_SECONDS:-10}" || echo "bench: bench_reporter failed"
+fi
 
 ceil() {
 	v=$(val "$(grep "^result name=$1 " "$RESULTS" | head -1)" spans_per_s)
@@ -230,21 +295,22 @@ pct() {
 }
 
 echo
-echo "=== summary: OTLP/HTTP ingest, batches of 512 spans x 20 attributes," \
+echo "=== summary: ingest (OTLP/HTTP and Zipkin), batches of 512 spans x 20 attributes," \
 	"$CONNS connections, ${SECS} s each ==="
-printf "%-8s %-5s %12s %8s %8s %8s %7s %6s %6s\n" encoding sync "spans/s" "req/s" "p50 ms" \
+printf "%-11s %-5s %12s %8s %8s %8s %7s %6s %6s\n" encoding sync "spans/s" "req/s" "p50 ms" \
 	"p99 ms" errors cores busy
 grep '^result name=ingest ' "$RESULTS" | while read -r line; do
-	printf "%-8s %-5s %12s %8s %8s %8s %7s %6s %6s\n" "$(val "$line" enc)" "$(val "$line" sync)" \
+	printf "%-11s %-5s %12s %8s %8s %8s %7s %6s %6s\n" "$(val "$line" enc)" "$(val "$line" sync)" \
 		"$(val "$line" spans_per_s)" "$(val "$line" req_per_s)" "$(val "$line" p50_ms)" \
 		"$(val "$line" p99_ms)" "$(val "$line" errors)" "$(val "$line" cores)" "$(val "$line" busy)"
 done
-echo "(spans/s = spans acknowledged with 200 after the LMDB commit; cores = CPU mixd used;"
+echo "(spans/s = spans acknowledged with 200 (OTLP) or 202 (Zipkin) after the LMDB commit; cores = CPU mixd used;"
 echo " busy = cores busy on the whole machine: far above cores + 0.1 means other work competed)"
 echo
 echo "ceilings, single thread:"
-for n in pb_unpack mx_decode_proto json_parse mx_decode_json lmdb_append_full \
-	lmdb_append_idx_full lmdb_random_full lmdb_append_none; do
+for n in pb_unpack mx_decode_proto json_parse mx_decode_json zipkin_json_parse \
+	mx_decode_zipkin_json lmdb_append_full lmdb_append_idx_full lmdb_random_full \
+	lmdb_append_none; do
 	v=$(ceil $n)
 	[ "$v" != 0 ] && printf "  %-22s %10s spans/s\n" "$n" "$v"
 done
@@ -265,5 +331,28 @@ echo "  proto/none: $(pct "$pn" "$(ceil pb_unpack)") of bare protobuf-c unpack,"
 	"$(pct "$pn" "$(ceil lmdb_append_none)") of bare LMDB append (no sync)"
 echo "  json/full:  $(pct "$jf" "$(ceil json_parse)") of bare jansson parse"
 echo "  json/none:  $(pct "$jn" "$(ceil json_parse)") of bare jansson parse"
+zf=$(rate zipkin-json full)
+zn=$(rate zipkin-json none)
+if [ "$zf" != 0 ] || [ "$zn" != 0 ]; then
+	echo "  zipkin-json/full: $(pct "$zf" "$(ceil zipkin_json_parse)") of bare jansson parse" \
+		"of the same Zipkin bodies (goal >= 80 %)"
+	echo "  zipkin-json/none: $(pct "$zn" "$(ceil zipkin_json_parse)") of bare jansson parse" \
+		"of the same Zipkin bodies (goal >= 80 %)"
+fi
 echo "  target: 200000 spans/s committed with full sync (proto/full reached $pf)"
+
+if grep -q '^result name=query_' "$RESULTS"; then
+	echo
+	echo "=== summary: query latency, store of $QSPANS spans, single client ==="
+	printf "%-30s %10s %10s %10s %8s\n" measurement "p50 ms" "p99 ms" "max ms" goal
+	grep '^result name=query_' "$RESULTS" | while read -r line; do
+		n=$(val "$line" name)
+		case "$n" in
+		*trace_by_id) goal="<= 1 ms" ;;
+		*) goal="<= 20 ms" ;;
+		esac
+		printf "%-30s %10s %10s %10s %8s\n" "${n#query_}" "$(val "$line" p50_ms)" \
+			"$(val "$line" p99_ms)" "$(val "$line" max_ms)" "$goal"
+	done
+fi
 exit 0

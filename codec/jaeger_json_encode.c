@@ -6,8 +6,8 @@
  * rendered once into a scratch buffer and looked up in a hash table of the
  * processes seen so far (so identical processes share one `pN` id), then the
  * spans and the process map are written. Arrays and maps in attribute values
- * are rendered as compact JSON into a second scratch buffer and written as a
- * string. All scratch memory is bounded by the output buffer's cap and by
+ * are rendered as compact JSON (mx_json_put_plain) into a second scratch
+ * buffer and written as a string. All scratch memory is bounded by the output buffer's cap and by
  * the number of spans.
  */
 #include "jaeger_json.h"
@@ -21,9 +21,9 @@
 
 #include "../model/error.h"
 #include "base64.h"
+#include "json_util.h"
 
 #define MAX_SAFE_INT 9007199254740991LL /* 2^53 - 1 */
-#define PLAIN_MAX_DEPTH 64              /* nesting written for arrays/maps */
 
 /* ---- small writers ---- */
 
@@ -55,19 +55,6 @@ static void put_i64(struct mx_buf *b, int64_t v)
 {
 	char tmp[24];
 	int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
-	mx_buf_append(b, tmp, (size_t)n);
-}
-
-/* Shortest of %.15g..%.17g that reads back as `d` (finite `d` only). */
-static void put_double(struct mx_buf *b, double d)
-{
-	char tmp[40];
-	int n = 0;
-	for (int prec = 15; prec <= 17; prec++) {
-		n = snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
-		if (strtod(tmp, NULL) == d)
-			break;
-	}
 	mx_buf_append(b, tmp, (size_t)n);
 }
 
@@ -115,67 +102,6 @@ static void sep(struct mx_buf *b, bool *first)
 
 /* ---- values ---- */
 
-/* An attribute value as a plain JSON value (inside arrays and maps). */
-static void put_plain(struct mx_buf *b, const struct mx_value *v,
-		      unsigned depth)
-{
-	switch (v->type) {
-	case MX_VAL_STRING:
-		put_mxstr(b, v->u.s);
-		break;
-	case MX_VAL_BOOL:
-		put_lit(b, v->u.b ? "true" : "false");
-		break;
-	case MX_VAL_INT:
-		put_i64(b, v->u.i);
-		break;
-	case MX_VAL_DOUBLE:
-		if (isfinite(v->u.d))
-			put_double(b, v->u.d);
-		else
-			put_str(b, nonfinite_name(v->u.d),
-				strlen(nonfinite_name(v->u.d)));
-		break;
-	case MX_VAL_BYTES:
-		put_base64(b, v->u.s);
-		break;
-	case MX_VAL_ARRAY: {
-		if (depth >= PLAIN_MAX_DEPTH) {
-			put_lit(b, "null");
-			break;
-		}
-		bool first = true;
-		mx_buf_putc(b, '[');
-		for (uint32_t i = 0; i < v->u.arr.n && !b->failed; i++) {
-			sep(b, &first);
-			put_plain(b, &v->u.arr.items[i], depth + 1);
-		}
-		mx_buf_putc(b, ']');
-		break;
-	}
-	case MX_VAL_MAP: {
-		if (depth >= PLAIN_MAX_DEPTH) {
-			put_lit(b, "null");
-			break;
-		}
-		bool first = true;
-		mx_buf_putc(b, '{');
-		for (uint32_t i = 0; i < v->u.map.n && !b->failed; i++) {
-			const struct mx_attr *a = &v->u.map.items[i];
-			sep(b, &first);
-			put_mxstr(b, a->key);
-			mx_buf_putc(b, ':');
-			put_plain(b, &a->value, depth + 1);
-		}
-		mx_buf_putc(b, '}');
-		break;
-	}
-	default: /* MX_VAL_EMPTY and anything unknown */
-		put_lit(b, "null");
-		break;
-	}
-}
-
 /* One KeyValue: {"key":..,"type":..,"value":..}. `scratch` renders arrays
  * and maps; its failure is reported through `b`. */
 static void put_tag(struct mx_buf *b, struct mx_buf *scratch, bool *first,
@@ -206,7 +132,7 @@ static void put_tag(struct mx_buf *b, struct mx_buf *scratch, bool *first,
 	case MX_VAL_DOUBLE:
 		put_lit(b, ",\"type\":\"float64\",\"value\":");
 		if (isfinite(v->u.d))
-			put_double(b, v->u.d);
+			mx_json_put_double(b, v->u.d);
 		else
 			put_str(b, nonfinite_name(v->u.d),
 				strlen(nonfinite_name(v->u.d)));
@@ -219,7 +145,7 @@ static void put_tag(struct mx_buf *b, struct mx_buf *scratch, bool *first,
 	case MX_VAL_MAP:
 		put_lit(b, ",\"type\":\"string\",\"value\":");
 		mx_buf_reset(scratch);
-		put_plain(scratch, v, 0);
+		mx_json_put_plain(scratch, v, 0);
 		if (scratch->failed)
 			b->failed = true;
 		else

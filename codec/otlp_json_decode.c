@@ -25,6 +25,7 @@
 
 #include "../model/error.h"
 #include "base64.h"
+#include "json_util.h"
 #include "otlp.h"
 
 #define JD_REJECT 1 /* the span (or all spans of a resource/scope) is rejected */
@@ -104,41 +105,6 @@ static int jd_str(struct jd *jd, const json_t *obj, const char *camel,
 	return jd_copy(jd, v, out);
 }
 
-static bool parse_u64(const char *s, size_t n, uint64_t *out)
-{
-	uint64_t v = 0;
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return false;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return true;
-}
-
-static bool parse_i64(const char *s, size_t n, int64_t *out)
-{
-	bool neg = n > 0 && s[0] == '-';
-	uint64_t u;
-	if (!parse_u64(s + neg, n - neg, &u))
-		return false;
-	if (neg) {
-		if (u > (uint64_t)INT64_MAX + 1)
-			return false;
-		*out = u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u;
-	} else {
-		if (u > (uint64_t)INT64_MAX)
-			return false;
-		*out = (int64_t)u;
-	}
-	return true;
-}
-
 /* A JSON number or decimal string as an unsigned 64-bit integer no larger
  * than `max`. */
 static bool json_to_u64(const json_t *v, uint64_t max, uint64_t *out)
@@ -158,7 +124,7 @@ static bool json_to_u64(const json_t *v, uint64_t max, uint64_t *out)
 		return true;
 	}
 	if (json_is_string(v))
-		return parse_u64(json_string_value(v), json_string_length(v), out) &&
+		return mx_parse_u64(json_string_value(v), json_string_length(v), out) &&
 		       *out <= max;
 	return false;
 }
@@ -177,7 +143,7 @@ static bool json_to_i64(const json_t *v, int64_t *out)
 		return true;
 	}
 	if (json_is_string(v))
-		return parse_i64(json_string_value(v), json_string_length(v), out);
+		return mx_parse_i64(json_string_value(v), json_string_length(v), out);
 	return false;
 }
 
@@ -698,40 +664,17 @@ static int jd_resource_spans(struct jd *jd, const json_t *rs)
 	return rc;
 }
 
-static bool all_space(const char *buf, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\r')
-			return false;
-	return true;
-}
-
 int mx_otlp_decode_json(const char *buf, size_t len,
 			const struct mx_decode_limits *lim,
 			struct mx_batch *out, struct mx_errmsg *err)
 {
 	struct jd jd = { .b = out, .lim = lim, .err = err };
-	json_error_t jerr;
 	json_t *root = NULL, *list;
-	int rc = MX_OK;
 
-	if (all_space(buf, len))
-		goto out; /* an empty request is a success */
-	root = json_loadb(buf, len, JSON_ALLOW_NUL, &jerr);
-	if (!root) {
-		if (json_error_code(&jerr) == json_error_stack_overflow) {
-			mx_errmsg_set(err, "JSON nested too deeply");
-			rc = MX_EDEPTH;
-		} else if (json_error_code(&jerr) == json_error_out_of_memory) {
-			mx_errmsg_set(err, "out of memory parsing JSON");
-			rc = MX_ENOMEM;
-		} else {
-			mx_errmsg_set(err, "invalid JSON at line %d column %d: %s",
-				      jerr.line, jerr.column, jerr.text);
-			rc = MX_EINVAL;
-		}
+	/* an empty request is a success (root stays NULL) */
+	int rc = mx_json_parse(buf, len, 0, &root, err);
+	if (rc || !root)
 		goto out;
-	}
 	if (!json_is_object(root)) {
 		rc = jd_type(&jd, "(top level)", "an object");
 		goto out;

@@ -10,11 +10,10 @@
  */
 #include <inttypes.h>
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 #include "../model/error.h"
 #include "base64.h"
+#include "json_util.h"
 #include "otlp.h"
 
 #define LIT(b, s) mx_buf_append((b), (s), sizeof(s) - 1)
@@ -53,14 +52,7 @@ static void js_double(struct mx_buf *b, double d)
 			LIT(b, "\"-Infinity\"");
 		return;
 	}
-	/* the shortest of %.15g..%.17g that reads back exactly */
-	char tmp[40];
-	for (int prec = 15; prec <= 17; prec++) {
-		snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
-		if (prec == 17 || strtod(tmp, NULL) == d)
-			break;
-	}
-	mx_buf_puts(b, tmp);
+	mx_json_put_double(b, d); /* the shortest form that reads back exactly */
 }
 
 static void js_attrs(struct mx_buf *b, const struct mx_attrs *at);

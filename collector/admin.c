@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 
+#include "../model/buf.h"
+
 static void handle_healthz(struct mx_http_req *req, void *ctx)
 {
 	(void)ctx;
@@ -28,37 +30,58 @@ static void handle_vars(struct mx_http_req *req, void *ctx)
 	struct mx_http_stats hs;
 	mx_store_get_stats(a->store, &st);
 	mx_http_get_stats(a->http, &hs);
-	char body[2048];
-	int n = snprintf(body, sizeof(body),
+	struct mx_buf b;
+	mx_buf_init(&b, 64 * 1024);
+	mx_buf_printf(&b,
 		"{\"store\":{\"committed_spans\":%llu,\"committed_batches\":%llu,"
 		"\"commits\":%llu,\"commit_failures\":%llu,\"refused_busy\":%llu,"
 		"\"queue_batches\":%llu,\"queue_bytes\":%llu,\"last_commit_us\":%llu,"
 		"\"map_bytes\":%llu,\"used_bytes\":%llu},"
 		"\"http\":{\"requests\":%llu,\"body_too_large\":%llu,"
-		"\"budget_refused\":%llu,\"inflight\":%llu},"
-		"\"receivers\":{\"otlp\":{\"requests\":%llu,\"accepted_spans\":%llu,"
-		"\"refused_spans\":%llu,\"rejected_spans\":%llu}}}\n",
+		"\"budget_refused\":%llu,\"inflight\":%llu},\"receivers\":{",
 		(unsigned long long)st.committed_spans, (unsigned long long)st.committed_batches,
 		(unsigned long long)st.commits, (unsigned long long)st.commit_failures,
 		(unsigned long long)st.refused_busy, (unsigned long long)st.queue_batches,
 		(unsigned long long)st.queue_bytes, (unsigned long long)st.last_commit_us,
 		(unsigned long long)st.map_size, (unsigned long long)st.used_bytes,
 		(unsigned long long)hs.requests, (unsigned long long)hs.body_too_large,
-		(unsigned long long)hs.budget_refused, (unsigned long long)hs.inflight,
-		(unsigned long long)atomic_load(&a->otlp->stats.requests),
-		(unsigned long long)atomic_load(&a->otlp->stats.accepted_spans),
-		(unsigned long long)atomic_load(&a->otlp->stats.refused_spans),
-		(unsigned long long)atomic_load(&a->otlp->stats.rejected_spans));
-	mx_http_respond(req, 200, "application/json", body,
-			n > 0 && (size_t)n < sizeof(body) ? (size_t)n : 0, NULL);
+		(unsigned long long)hs.budget_refused, (unsigned long long)hs.inflight);
+	for (unsigned i = 0; i < a->n_rx; i++) {
+		struct mx_receiver_stats *r = a->rx_stats[i];
+		mx_buf_printf(&b, "%s\"%s\":{\"requests\":%llu,\"accepted_spans\":%llu,"
+			      "\"refused_spans\":%llu,\"rejected_spans\":%llu}",
+			      i ? "," : "", a->rx_names[i],
+			      (unsigned long long)atomic_load(&r->requests),
+			      (unsigned long long)atomic_load(&r->accepted_spans),
+			      (unsigned long long)atomic_load(&r->refused_spans),
+			      (unsigned long long)atomic_load(&r->rejected_spans));
+	}
+	mx_buf_puts(&b, "}}\n");
+	if (b.failed) {
+		mx_buf_free(&b);
+		mx_http_respond(req, 500, "text/plain", "too large\n", 10, NULL);
+		return;
+	}
+	size_t len;
+	uint8_t *body = mx_buf_steal(&b, &len);
+	mx_http_respond_owned(req, 200, "application/json", body, len, NULL);
+}
+
+void mx_admin_add_receiver(struct mx_admin *a, const char *name,
+			   struct mx_receiver_stats *stats)
+{
+	if (a->n_rx == MX_ADMIN_MAX_RECEIVERS)
+		return;
+	a->rx_names[a->n_rx] = name;
+	a->rx_stats[a->n_rx++] = stats;
 }
 
 void mx_admin_init(struct mx_admin *a, struct mx_store *store,
-		   struct mx_http_server *http, struct mx_otlp_receiver *otlp)
+		   struct mx_http_server *http)
 {
 	a->store = store;
 	a->http = http;
-	a->otlp = otlp;
+	a->n_rx = 0;
 	a->routes[0] = (struct mx_route){ "GET", "/healthz", 0, handle_healthz, a, NULL };
 	a->routes[1] = (struct mx_route){ "GET", "/readyz", 0, handle_readyz, a, NULL };
 	a->routes[2] = (struct mx_route){ "GET", "/debug/vars", 0, handle_vars, a, NULL };

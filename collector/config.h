@@ -30,6 +30,7 @@ struct mx_config {
 	const char *report_addr;
 	enum mx_log_level log_level;
 	uint32_t query_max_spans;
+	uint32_t query_timeout_ms;
 	bool strict_trace_id;
 	bool help;
 	bool version;

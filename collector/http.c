@@ -244,6 +244,34 @@ const char *mx_http_query(struct mx_http_req *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct query_all_ctx {
+	const char *name;
+	const char **out;
+	size_t max;
+	size_t n;
+};
+
+static enum MHD_Result query_all_cb(void *cls, enum MHD_ValueKind kind,
+				    const char *key, const char *value)
+{
+	struct query_all_ctx *q = cls;
+	(void)kind;
+	if (key && strcmp(key, q->name) == 0) {
+		if (q->n < q->max)
+			q->out[q->n] = value ? value : "";
+		q->n++;
+	}
+	return MHD_YES;
+}
+
+size_t mx_http_query_all(struct mx_http_req *r, const char *name,
+			 const char **out, size_t max)
+{
+	struct query_all_ctx q = { name, out, max, 0 };
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_all_cb, &q);
+	return q.n;
+}
+
 const uint8_t *mx_http_body(const struct mx_http_req *r, size_t *len)
 {
 	*len = r->body_len;

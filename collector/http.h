@@ -114,6 +114,11 @@ const char *mx_http_path(const struct mx_http_req *req);
 const char *mx_http_header(struct mx_http_req *req, const char *name);
 /* A query-string argument (URL-decoded) or NULL. */
 const char *mx_http_query(struct mx_http_req *req, const char *name);
+/* All values of a repeated query-string argument (URL-decoded), in order:
+ * stores up to `max` of them in `out` and returns how many there are in all
+ * (which may exceed `max`). An argument without `=` reads as "". */
+size_t mx_http_query_all(struct mx_http_req *req, const char *name,
+			 const char **out, size_t max);
 /* The body: complete and inflated; NULL with *len 0 when empty. */
 const uint8_t *mx_http_body(const struct mx_http_req *req, size_t *len);
 

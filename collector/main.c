@@ -16,12 +16,14 @@
 
 #include "../model/error.h"
 #include "../query/jaeger_api.h"
+#include "../query/zipkin_api.h"
 #include "../storage/store.h"
 #include "admin.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
 #include "otlp_receiver.h"
+#include "zipkin_receiver.h"
 
 #ifndef MIXD_VERSION
 #define MIXD_VERSION "0.1.0"
@@ -35,6 +37,9 @@ int main(int argc, char **argv)
 	struct mx_store *store = NULL;
 	struct mx_http_server *http = NULL;
 	static struct mx_otlp_receiver otlp;
+	static struct mx_zipkin_receiver zipkin;
+	static struct mx_zipkin_query_ctx zipkin_query;
+	static struct mx_route zipkin_routes[2 + MX_ZIPKIN_N_ROUTES];
 	static struct mx_query_ctx query;
 	static struct mx_admin admin;
 
@@ -81,11 +86,27 @@ int main(int argc, char **argv)
 	query.store = store;
 	query.max_spans = cfg.query_max_spans;
 	query.strict_trace_id = cfg.strict_trace_id;
+	query.query_timeout_ms = cfg.query_timeout_ms;
 	const struct mx_route *query_routes;
 	size_t n_query = mx_jaeger_routes(&query, &query_routes);
-	mx_admin_init(&admin, store, http, &otlp);
+	mx_zipkin_receiver_init(&zipkin, store, &cfg.decode);
+	zipkin_query.store = store;
+	zipkin_query.max_spans = cfg.query_max_spans;
+	zipkin_query.strict_trace_id = cfg.strict_trace_id;
+	zipkin_query.query_timeout_ms = cfg.query_timeout_ms;
+	zipkin_query.autocomplete_keys = cfg.store.autocomplete_keys;
+	const struct mx_route *zq_routes;
+	size_t n_zq = mx_zipkin_query_routes(&zipkin_query, &zq_routes);
+	/* one listener: ingest (POST) and query (GET) routes together */
+	memcpy(zipkin_routes, zipkin.routes, sizeof(zipkin.routes));
+	memcpy(zipkin_routes + 2, zq_routes, n_zq * sizeof(*zq_routes));
+	size_t n_zipkin = 2 + n_zq;
+	mx_admin_init(&admin, store, http);
+	mx_admin_add_receiver(&admin, "otlp", &otlp.stats);
+	mx_admin_add_receiver(&admin, "zipkin", &zipkin.stats);
 
 	if (mx_http_listen(http, "otlp", cfg.otlp_addr, otlp.routes, 1, err, sizeof(err)) != MX_OK ||
+	    mx_http_listen(http, "zipkin", cfg.zipkin_addr, zipkin_routes, n_zipkin, err, sizeof(err)) != MX_OK ||
 	    mx_http_listen(http, "query", cfg.query_addr, query_routes, n_query, err, sizeof(err)) != MX_OK ||
 	    mx_http_listen(http, "web", cfg.web_addr, admin.routes, 3, err, sizeof(err)) != MX_OK) {
 		mx_log(MX_LOG_ERROR, "main", "%s", err);

@@ -15,21 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "../codec/otlp.h"
 #include "../model/error.h"
 
 enum { ENC_PROTO, ENC_JSON, ENC_OTHER };
-
-struct pending {
-	struct mx_http_req *req;
-	struct mx_otlp_receiver *rx;
-	int json;
-	uint32_t n_spans;
-	int64_t rejected;
-	char msg[256];
-};
 
 static int encoding_of(const char *ctype)
 {
@@ -66,41 +56,22 @@ static void otlp_errfmt(struct mx_http_req *req, unsigned status, const char *ms
 			      body, len, extra);
 }
 
-static void on_commit(void *ctx, int status)
+/* 200 with ExportTraceServiceResponse (partial_success when spans were
+ * rejected) in the request's encoding. */
+static void answer_ok(const struct mx_ingest_pending *p)
 {
-	struct pending *p = ctx;
-	struct mx_otlp_receiver *rx = p->rx;
-	if (status != MX_OK) {
-		atomic_fetch_add(&rx->stats.refused_spans, p->n_spans);
-		if (status == MX_EFULL)
-			otlp_errfmt(p->req, 503, "store full; retry later");
-		else
-			otlp_errfmt(p->req, 500, mx_strerror(status));
-		free(p);
-		return;
-	}
-	atomic_fetch_add(&rx->stats.accepted_spans, p->n_spans);
 	struct mx_buf b;
 	mx_buf_init(&b, 64 * 1024);
-	mx_otlp_encode_response(p->json, p->rejected, p->rejected ? p->msg : NULL, &b);
+	mx_otlp_encode_response(p->json, (int64_t)p->rejected, p->rejected ? p->msg : NULL, &b);
 	size_t len;
 	uint8_t *body = mx_buf_steal(&b, &len);
 	mx_http_respond_owned(p->req, 200, p->json ? "application/json" : "application/x-protobuf",
 			      body, len, NULL);
-	free(p);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void handle_traces(struct mx_http_req *req, void *ctx)
 {
 	struct mx_otlp_receiver *rx = ctx;
-	atomic_fetch_add(&rx->stats.requests, 1);
 	int enc = encoding_of(mx_http_header(req, "Content-Type"));
 	if (enc == ENC_OTHER) {
 		otlp_errfmt(req, 415, "unsupported Content-Type: use application/x-protobuf or application/json");
@@ -108,49 +79,20 @@ static void handle_traces(struct mx_http_req *req, void *ctx)
 	}
 	size_t len;
 	const uint8_t *body = mx_http_body(req, &len);
-	/* unpacked protobuf and the model take several times the wire size */
-	size_t arena_cap = len * 16 + (1u << 20);
-	struct mx_batch *batch = mx_batch_new(arena_cap);
-	struct pending *p = calloc(1, sizeof(*p));
+	struct mx_batch *batch = mx_ingest_batch_new(len);
 	struct mx_errmsg err = { .set = 0 };
-	if (!batch || !p) {
+	if (!batch) {
 		otlp_errfmt(req, 503, "out of memory; retry later");
-		goto fail;
+		return;
 	}
 	int rc = enc == ENC_JSON
 		? mx_otlp_decode_json((const char *)body, len, &rx->limits, batch, &err)
 		: mx_otlp_decode_proto(body, len, &rx->limits, batch, &err);
-	if (rc != MX_OK) {
-		char msg[320];
-		snprintf(msg, sizeof(msg), "%s: %s", mx_strerror(rc),
-			 err.set ? err.text : "undecodable body");
-		otlp_errfmt(req, rc == MX_ENOMEM ? 413 : 400, msg);
-		goto fail;
-	}
-	batch->received_ns = now_ns();
-	p->req = req;
-	p->rx = rx;
-	p->json = enc == ENC_JSON;
-	p->n_spans = batch->n_spans;
-	p->rejected = batch->rejected_spans;
-	if (p->rejected) {
-		atomic_fetch_add(&rx->stats.rejected_spans, (uint64_t)p->rejected);
-		snprintf(p->msg, sizeof(p->msg), "%lld spans rejected: %.200s",
-			 (long long)p->rejected, err.set ? err.text : "invalid content");
-	}
-	rc = mx_store_submit(rx->store, batch, on_commit, p);
-	if (rc == MX_OK)
-		return; /* on_commit answers; the store owns the batch */
-	atomic_fetch_add(&rx->stats.refused_spans, batch->n_spans);
-	if (rc == MX_EBUSY)
-		otlp_errfmt(req, 429, "writer queue full; retry later");
-	else if (rc == MX_ESHUTDOWN)
-		otlp_errfmt(req, 503, "shutting down; retry later");
-	else
-		otlp_errfmt(req, 500, mx_strerror(rc));
-fail:
-	mx_batch_free(batch);
-	free(p);
+	struct mx_ingest_pending tmpl = {
+		.req = req, .stats = &rx->stats, .errfmt = otlp_errfmt,
+		.answer = answer_ok, .json = enc == ENC_JSON,
+	};
+	mx_ingest_finish(rx->store, batch, rc, &tmpl, &err);
 }
 
 void mx_otlp_receiver_init(struct mx_otlp_receiver *rx, struct mx_store *store,

@@ -11,14 +11,7 @@
 #include "../codec/codec.h"
 #include "../storage/store.h"
 #include "http.h"
-
-/* Per-receiver counters, exposed as self-metrics. */
-struct mx_receiver_stats {
-	_Atomic uint64_t accepted_spans; /* committed */
-	_Atomic uint64_t refused_spans;  /* whole request refused (4xx/5xx) */
-	_Atomic uint64_t rejected_spans; /* rejected on content (partial) */
-	_Atomic uint64_t requests;
-};
+#include "ingest.h"
 
 struct mx_otlp_receiver {
 	struct mx_store *store;

@@ -131,6 +131,7 @@ struct mx_endpoint {
 };
 
 #define MX_SPAN_F_SHARED 0x1u /* Zipkin `shared`: server half of a shared id */
+#define MX_SPAN_F_DEBUG 0x2u  /* Zipkin `debug`: force sampling (X-B3-Flags: 1) */
 
 struct mx_span {
 	uint8_t trace_id[16]; /* big-endian; a 64-bit id is zero-extended */

@@ -1,5 +1,7 @@
 /*
- * jaeger_api.c - Jaeger query API handlers (see jaeger_api.h).
+ * jaeger_api.c - Jaeger query API handlers (see jaeger_api.h): services,
+ * operations, trace by id and the route table; the search handler is in
+ * jaeger_search.c.
  *
  * Each handler reads from the store (which copies what it returns out of its
  * read transaction), renders the JSON into a capped buffer with
@@ -21,6 +23,7 @@
 #define MAX_ERROR_BODY (64u * 1024)
 #define SERVICES_ARENA (64u * 1024 * 1024) /* service names copied out */
 #define TRACES_PREFIX "/api/traces/"
+#define SERVICES_PREFIX "/api/services/"
 
 /* Hands the buffer's bytes to the framework. */
 static void respond_buf(struct mx_http_req *req, unsigned status,
@@ -148,14 +151,167 @@ out:
 	mx_buf_free(&b);
 }
 
+/* Jaeger's text for a span kind; "" for UNSPECIFIED. */
+static const char *kind_text(uint8_t kind)
+{
+	switch (kind) {
+	case MX_KIND_INTERNAL: return "internal";
+	case MX_KIND_SERVER: return "server";
+	case MX_KIND_CLIENT: return "client";
+	case MX_KIND_PRODUCER: return "producer";
+	case MX_KIND_CONSUMER: return "consumer";
+	default: return "";
+	}
+}
+
+/* Parses the spanKind filter: -1 for all (absent or empty), else the kind;
+ * -2 when unknown. */
+static int kind_filter(const char *s)
+{
+	static const uint8_t kinds[] = { MX_KIND_INTERNAL, MX_KIND_SERVER,
+					 MX_KIND_CLIENT, MX_KIND_PRODUCER,
+					 MX_KIND_CONSUMER };
+	if (!s || !*s)
+		return -1;
+	for (size_t i = 0; i < sizeof(kinds); i++)
+		if (strcmp(s, kind_text(kinds[i])) == 0)
+			return kinds[i];
+	return -2;
+}
+
+/* Lists the operations of `service` (kind < 0: all) into `arena`; answers
+ * the error itself and returns false on failure. */
+static bool list_operations(struct mx_http_req *req, struct mx_query_ctx *ctx,
+			    const char *service, size_t len, int kind,
+			    struct mx_arena *arena, struct mx_operation **ops,
+			    uint32_t *n)
+{
+	if (!ctx->store) {
+		mx_jaeger_errfmt(req, 503, "store not available");
+		return false;
+	}
+	if (len > UINT32_MAX) {
+		mx_jaeger_errfmt(req, 400, "service name too long");
+		return false;
+	}
+	struct mx_str svc = { service, (uint32_t)len };
+	int rc = mx_store_operations(ctx->store, svc, kind, arena, ops, n);
+	if (rc != MX_OK) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "cannot list operations: %s",
+			 mx_strerror(rc));
+		mx_jaeger_errfmt(req, 500, msg);
+		return false;
+	}
+	return true;
+}
+
+/* GET /api/services/{service}/operations: unique names, all kinds. */
+static void handle_service_ops(struct mx_http_req *req, void *ctx_v)
+{
+	struct mx_query_ctx *ctx = ctx_v;
+	static const char suffix[] = "/operations";
+	const size_t plen = strlen(SERVICES_PREFIX), slen = strlen(suffix);
+	struct mx_arena arena;
+	struct mx_operation *ops = NULL;
+	struct mx_str *names = NULL;
+	uint32_t n = 0, u = 0;
+	struct mx_buf b;
+
+	mx_arena_init(&arena, SERVICES_ARENA);
+	mx_buf_init(&b, MAX_RESPONSE);
+	/* MHD hands the path already URL-unescaped; a service may hold '/' */
+	const char *path = mx_http_path(req);
+	size_t len = path ? strlen(path) : 0;
+	if (len <= plen + slen || strcmp(path + len - slen, suffix) != 0) {
+		mx_jaeger_errfmt(req, 404, "not found");
+		goto out;
+	}
+	if (!list_operations(req, ctx, path + plen, len - plen - slen, -1,
+			     &arena, &ops, &n))
+		goto out;
+	names = mx_arena_calloc(&arena, n ? n : 1, sizeof(*names));
+	if (!names) {
+		mx_jaeger_errfmt(req, 500, "out of memory");
+		goto out;
+	}
+	/* sorted by name then kind: equal names are adjacent */
+	for (uint32_t i = 0; i < n; i++)
+		if (u == 0 || !mx_str_eq(names[u - 1], ops[i].name.ptr,
+					 ops[i].name.len))
+			names[u++] = ops[i].name;
+	mx_jaeger_json_begin(&b);
+	mx_jaeger_json_strings(names, u, &b);
+	if (mx_jaeger_json_end(&b, u) != MX_OK) {
+		mx_jaeger_errfmt(req, 500, "response too large");
+		goto out;
+	}
+	respond_buf(req, 200, &b);
+out:
+	mx_buf_free(&b);
+	mx_arena_free(&arena);
+}
+
+/* GET /api/operations?service=&spanKind= */
+static void handle_operations(struct mx_http_req *req, void *ctx_v)
+{
+	struct mx_query_ctx *ctx = ctx_v;
+	struct mx_arena arena;
+	struct mx_operation *ops = NULL;
+	uint32_t n = 0;
+	struct mx_buf b;
+
+	mx_arena_init(&arena, SERVICES_ARENA);
+	mx_buf_init(&b, MAX_RESPONSE);
+	const char *service = mx_http_query(req, "service");
+	if (!service || !*service) {
+		mx_jaeger_errfmt(req, 400, "parameter 'service' is required");
+		goto out;
+	}
+	int kind = kind_filter(mx_http_query(req, "spanKind"));
+	if (kind == -2) {
+		mx_jaeger_errfmt(req, 400,
+				 "unsupported 'spanKind': expected server, "
+				 "client, producer, consumer, internal or "
+				 "empty");
+		goto out;
+	}
+	if (!list_operations(req, ctx, service, strlen(service), kind, &arena,
+			     &ops, &n))
+		goto out;
+	mx_jaeger_json_begin(&b);
+	mx_buf_putc(&b, '[');
+	for (uint32_t i = 0; i < n; i++) {
+		mx_buf_puts(&b, i ? ",{\"name\":\"" : "{\"name\":\"");
+		mx_buf_json_escape(&b, ops[i].name.ptr, ops[i].name.len);
+		mx_buf_printf(&b, "\",\"spanKind\":\"%s\"}",
+			      kind_text(ops[i].kind));
+	}
+	mx_buf_putc(&b, ']');
+	if (mx_jaeger_json_end(&b, n) != MX_OK) {
+		mx_jaeger_errfmt(req, 500, "response too large");
+		goto out;
+	}
+	respond_buf(req, 200, &b);
+out:
+	mx_buf_free(&b);
+	mx_arena_free(&arena);
+}
+
 /* Other /api/ paths: 404, or 405 for our own paths with another method
  * (the routes above only take GET and HEAD). */
 static void handle_unknown(struct mx_http_req *req, void *ctx_v)
 {
-	(void)ctx_v;
+	struct mx_query_ctx *ctx = ctx_v;
 	const char *path = mx_http_path(req);
-	if (path && (strcmp(path, "/api/services") == 0 ||
-		     strncmp(path, TRACES_PREFIX, strlen(TRACES_PREFIX)) == 0))
+	bool ours = false;
+	for (size_t i = 0; path && i + 1 < MX_JAEGER_N_ROUTES; i++) {
+		const struct mx_route *rt = &ctx->routes[i];
+		ours = ours || ((rt->flags & MX_ROUTE_PREFIX)
+				? strncmp(path, rt->path, strlen(rt->path)) == 0
+				: strcmp(path, rt->path) == 0);
+	}
+	if (ours)
 		mx_jaeger_errfmt(req, 405, "method not allowed");
 	else
 		mx_jaeger_errfmt(req, 404, "not found");
@@ -163,19 +319,24 @@ static void handle_unknown(struct mx_http_req *req, void *ctx_v)
 
 size_t mx_jaeger_routes(struct mx_query_ctx *ctx, const struct mx_route **out)
 {
-	ctx->routes[0] = (struct mx_route){
-		.method = "GET", .path = "/api/services", .flags = 0,
-		.fn = handle_services, .ctx = ctx, .errfmt = mx_jaeger_errfmt,
+	static const struct {
+		const char *method, *path;
+		unsigned flags;
+		mx_http_handler fn;
+	} table[MX_JAEGER_N_ROUTES] = {
+		{ "GET", "/api/services", 0, handle_services },
+		{ "GET", SERVICES_PREFIX, MX_ROUTE_PREFIX, handle_service_ops },
+		{ "GET", "/api/operations", 0, handle_operations },
+		{ "GET", "/api/traces", 0, mx_jaeger_handle_search },
+		{ "GET", TRACES_PREFIX, MX_ROUTE_PREFIX, handle_trace },
+		{ NULL, "/api/", MX_ROUTE_PREFIX, handle_unknown },
 	};
-	ctx->routes[1] = (struct mx_route){
-		.method = "GET", .path = TRACES_PREFIX,
-		.flags = MX_ROUTE_PREFIX, .fn = handle_trace, .ctx = ctx,
-		.errfmt = mx_jaeger_errfmt,
-	};
-	ctx->routes[2] = (struct mx_route){
-		.method = NULL, .path = "/api/", .flags = MX_ROUTE_PREFIX,
-		.fn = handle_unknown, .ctx = ctx, .errfmt = mx_jaeger_errfmt,
-	};
+	for (size_t i = 0; i < MX_JAEGER_N_ROUTES; i++)
+		ctx->routes[i] = (struct mx_route){
+			.method = table[i].method, .path = table[i].path,
+			.flags = table[i].flags, .fn = table[i].fn, .ctx = ctx,
+			.errfmt = mx_jaeger_errfmt,
+		};
 	*out = ctx->routes;
 	return MX_JAEGER_N_ROUTES;
 }

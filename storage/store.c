@@ -120,8 +120,38 @@ static int open_schema(struct mx_store *st, char *err, size_t errlen)
 	if ((rc = mdb_dbi_open(txn, MX_DB_RESOURCES, MDB_CREATE, &st->dbi_res)) ||
 	    (rc = mdb_dbi_open(txn, MX_DB_SPANS, MDB_CREATE, &st->dbi_spans)) ||
 	    (rc = mdb_dbi_open(txn, MX_DB_TRACE_IDX, MDB_CREATE, &st->dbi_idx)) ||
-	    (rc = mdb_dbi_open(txn, MX_DB_SERVICES, MDB_CREATE, &st->dbi_svc)))
+	    (rc = mdb_dbi_open(txn, MX_DB_SERVICES, MDB_CREATE, &st->dbi_svc)) ||
+	    (rc = mdb_dbi_open(txn, MX_DB_STRINGS, MDB_CREATE, &st->dbi_str)) ||
+	    (rc = mdb_dbi_open(txn, MX_DB_STRING_IDS, MDB_CREATE, &st->dbi_str_ids)) ||
+	    (rc = mdb_dbi_open(txn, MX_DB_IDX_SVC, MDB_CREATE, &st->dbi_isvc)) ||
+	    (rc = mdb_dbi_open(txn, MX_DB_IDX_TIME, MDB_CREATE, &st->dbi_itime)) ||
+	    (rc = mdb_dbi_open(txn, MX_DB_OPERATIONS, MDB_CREATE,
+			       &st->dbi_list[MX_LIST_OPERATIONS])) ||
+	    (rc = mdb_dbi_open(txn, MX_DB_REMOTE, MDB_CREATE,
+			       &st->dbi_list[MX_LIST_REMOTE])) ||
+	    (rc = mdb_dbi_open(txn, MX_DB_TAG_VALUES, MDB_CREATE,
+			       &st->dbi_list[MX_LIST_TAG_VALUES])))
 		goto lmdb_fail;
+	st->dbi_list[MX_LIST_SERVICES] = st->dbi_svc;
+	/* the next string id follows the last one stored */
+	if ((rc = mdb_cursor_open(txn, st->dbi_str_ids, &cur)))
+		goto lmdb_fail;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND) {
+		st->next_string_id = 1; /* 0 is the empty string */
+	} else if (rc) {
+		goto lmdb_fail;
+	} else if (k.mv_size != 4) {
+		seterr(err, errlen, "store %s: corrupt string id key", st->path);
+		mdb_txn_abort(txn);
+		return MX_ESTORE;
+	} else {
+		const uint8_t *p = k.mv_data;
+		uint32_t last = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+				(uint32_t)p[2] << 8 | p[3];
+		st->next_string_id = last == UINT32_MAX ? UINT32_MAX : last + 1;
+	}
 	if ((rc = mdb_cursor_open(txn, st->dbi_spans, &cur)))
 		goto lmdb_fail;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
@@ -164,7 +194,7 @@ static int open_env(struct mx_store *st, char *err, size_t errlen)
 		flags |= MDB_NOSYNC;
 	if ((rc = mdb_env_create(&st->env)))
 		goto fail;
-	if ((rc = mdb_env_set_maxdbs(st->env, 16)) ||
+	if ((rc = mdb_env_set_maxdbs(st->env, 32)) ||
 	    (rc = mdb_env_set_mapsize(st->env, (size_t)size)))
 		goto fail;
 	if ((rc = mdb_env_open(st->env, st->path, flags, 0644)))
@@ -175,6 +205,41 @@ static int open_env(struct mx_store *st, char *err, size_t errlen)
 fail:
 	seterr(err, errlen, "store %s: %s", st->path, mdb_strerror(rc));
 	return rc > 0 ? MX_EIO : MX_ESTORE;
+}
+
+/* Splits cfg.autocomplete_keys at commas (blanks around a key ignored,
+ * empty keys and duplicates dropped). */
+static int parse_ac_keys(struct mx_store *st)
+{
+	const char *src = st->cfg.autocomplete_keys;
+	st->cfg.autocomplete_keys = NULL;
+	if (!src || !*src)
+		return MX_OK;
+	size_t n = strlen(src);
+	st->ac_buf = malloc(n + 1);
+	st->ac_keys = calloc(n / 2 + 1, sizeof(*st->ac_keys));
+	if (!st->ac_buf || !st->ac_keys)
+		return MX_ENOMEM;
+	memcpy(st->ac_buf, src, n + 1);
+	st->cfg.autocomplete_keys = st->ac_buf;
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && src[j] != ',')
+			j++;
+		size_t a = i, b = j;
+		while (a < b && (src[a] == ' ' || src[a] == '\t'))
+			a++;
+		while (b > a && (src[b - 1] == ' ' || src[b - 1] == '\t'))
+			b--;
+		struct mx_str key = { st->ac_buf + a, (uint32_t)(b - a) };
+		bool dup = key.len == 0;
+		for (uint32_t k = 0; k < st->n_ac_keys && !dup; k++)
+			dup = mx_str_eq(st->ac_keys[k], key.ptr, key.len);
+		if (!dup)
+			st->ac_keys[st->n_ac_keys++] = key;
+		i = j + 1;
+	}
+	return MX_OK;
 }
 
 int mx_store_open(const struct mx_store_config *cfg, struct mx_store **out,
@@ -200,7 +265,10 @@ int mx_store_open(const struct mx_store_config *cfg, struct mx_store **out,
 	st->path = strdup(cfg->path);
 	st->res_cache = calloc(MX_STORE_RES_CACHE, sizeof(*st->res_cache));
 	st->svc_set = calloc(MX_STORE_SVC_CAP, sizeof(*st->svc_set));
-	if (!st->path || !st->res_cache || !st->svc_set) {
+	st->intern_tab = calloc(MX_STORE_INTERN_CAP, sizeof(*st->intern_tab));
+	st->intern_pool = malloc(MX_STORE_INTERN_POOL);
+	if (!st->path || !st->res_cache || !st->svc_set || !st->intern_tab ||
+	    !st->intern_pool || parse_ac_keys(st) != MX_OK) {
 		rc = MX_ENOMEM;
 		goto fail;
 	}
@@ -248,7 +316,10 @@ int mx_store_submit(struct mx_store *st, struct mx_batch *batch,
 		return MX_EBUSY;
 	}
 
-	rc = mx_store_item_build(batch, st->cfg.queue_max_bytes, st->max_key, &it);
+	struct mx_store_build_opts o = {
+		st->cfg.queue_max_bytes, st->max_key, st->ac_keys, st->n_ac_keys
+	};
+	rc = mx_store_item_build(batch, &o, &it);
 	if (rc != MX_OK)
 		return rc == MX_EDEPTH ? MX_EINVAL : rc;
 	it->cb = cb;
@@ -316,6 +387,10 @@ void mx_store_close(struct mx_store *st)
 	pthread_mutex_destroy(&st->mu);
 	pthread_cond_destroy(&st->cv);
 	free(st->svc_set);
+	free(st->intern_tab);
+	free(st->intern_pool);
+	free(st->ac_keys);
+	free(st->ac_buf);
 	free(st->res_cache);
 	free(st->path);
 	free(st);

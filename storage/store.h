@@ -38,6 +38,10 @@ struct mx_store_config {
 	uint64_t queue_max_bytes;   /* writer queue bound (encoded bytes) */
 	uint32_t group_max_batches; /* batches per transaction */
 	uint32_t group_max_ms;      /* longest a transaction collects */
+	/* tag keys whose values are recorded for Zipkin's autocomplete
+	 * (comma-separated, e.g. "http.method,environment"); NULL or "" for
+	 * none, as Zipkin's default */
+	const char *autocomplete_keys;
 };
 
 /* Fills the defaults: ./data, 8 GiB, full sync, 1024 batches, 256 MiB,

@@ -19,7 +19,7 @@
 
 #include "store.h"
 
-#define MX_STORE_SCHEMA_VERSION 1u
+#define MX_STORE_SCHEMA_VERSION 2u
 
 /* database names */
 #define MX_DB_META "meta"
@@ -27,11 +27,29 @@
 #define MX_DB_SPANS "spans"
 #define MX_DB_TRACE_IDX "trace_idx"
 #define MX_DB_SERVICES "services"
+#define MX_DB_STRINGS "strings"
+#define MX_DB_STRING_IDS "string_ids"
+#define MX_DB_IDX_SVC "idx_svc_time"
+#define MX_DB_IDX_TIME "idx_time"
+#define MX_DB_OPERATIONS "operations"
+#define MX_DB_REMOTE "remote_services"
+#define MX_DB_TAG_VALUES "tag_values"
 
 #define MX_IDX_KEY_LEN 24   /* trace low 8 | trace high 8 | first seq (BE) */
 #define MX_IDX_VAL_LEN 21   /* count u32 | min start u64 | max end u64 | flags */
 #define MX_IDX_F_ERROR 0x1u /* a span of the segment has status ERROR */
 #define MX_IDX_F_ROOT 0x2u  /* a span of the segment has no parent */
+
+/* search indexes: [service id (4)] | time bucket (8) | first seq (8),
+ * big-endian; the value lists segment records (storage/SCHEMA.md) */
+#define MX_TIDX_KEY_LEN 16u
+#define MX_SIDX_KEY_LEN 20u
+#define MX_TIME_BUCKET_SHIFT 30 /* buckets of 2^30 ns (about 1.07 s) */
+#define MX_IREC_FIXED 58u       /* a record without its operation hashes */
+#define MX_IREC_MAX_OPS 64u     /* more: the record lists none (0xffff) */
+#define MX_IREC_NO_OPS 0xffffu
+#define MX_IVAL_MAX 1900u       /* value bytes (stays off overflow pages) */
+#define MX_IVAL_MAX_RECS (MX_IVAL_MAX / MX_IREC_FIXED + 1)
 
 #define MX_HASH_SEED_KEY 0x6d697864u /* resource key (db key) */
 #define MX_HASH_SEED_CHECK 0x2f5a1c3bu /* second hash, writer cache check */
@@ -49,19 +67,66 @@ struct mx_store_res_ref {
 	uint32_t len;
 };
 
+/* Span statistics of a group of spans (a segment, or the spans of one
+ * service / one (service, operation) in a segment). */
+struct mx_store_stat {
+	uint64_t min_start;
+	uint64_t max_start;
+	uint64_t min_dur;
+	uint64_t max_dur;
+};
+
 /* One trace_idx entry: the spans of one trace in one batch, which get
- * consecutive sequence numbers. */
+ * consecutive sequence numbers (from the item's first + seq_off). */
 struct mx_store_seg {
 	uint8_t trace_id[16];
-	uint64_t min_start;
+	struct mx_store_stat stat;
 	uint64_t max_end;
 	uint32_t count;
+	uint32_t seq_off;
 	uint8_t flags; /* MX_IDX_F_* */
 };
 
-struct mx_store_svc_ref {
-	uint64_t off; /* name bytes in item->data */
+#define MX_STORE_NO_NAME UINT32_MAX
+
+enum mx_store_ikind { MX_IK_TIME = 0, MX_IK_SVC };
+
+/* One search index entry: the segment records of the item that share an
+ * index (kind), service (an index into item->names, or MX_STORE_NO_NAME)
+ * and time bucket; the value bytes are ready in item->data, the key needs
+ * the service's id and the first sequence. */
+struct mx_store_ient {
+	uint32_t svc;
+	uint64_t bucket;
+	uint64_t val_off;
+	uint32_t val_len;
+	uint32_t seq_off; /* of the first record's segment */
+	uint8_t kind;     /* enum mx_store_ikind */
+};
+
+/* A service or span name of the item, distinct per item; the writer maps
+ * the service names to their ids in item->name_ids. */
+struct mx_store_name_ref {
+	uint64_t off; /* bytes in item->data */
+	uint32_t len; /* 0: the empty string, id 0, never stored */
+	uint64_t hash;
+	bool intern;  /* a service name (span names are only hashed) */
+};
+
+/* The name lists (one LMDB database each, key -> last seen). */
+enum mx_store_list {
+	MX_LIST_SERVICES = 0,
+	MX_LIST_OPERATIONS,
+	MX_LIST_REMOTE,
+	MX_LIST_TAG_VALUES,
+	MX_LIST_N
+};
+
+/* One key of a name list, distinct per item. */
+struct mx_store_key_ref {
+	uint64_t off; /* key bytes in item->data */
 	uint32_t len;
+	uint8_t list; /* enum mx_store_list */
 	uint64_t hash;
 };
 
@@ -70,7 +135,7 @@ struct mx_store_item {
 	struct mx_store_item *next;
 	mx_commit_cb cb;
 	void *ctx;
-	uint8_t *data; /* resource records, span records, service names */
+	uint8_t *data; /* resource records, span records, names, list keys */
 	size_t data_len;
 	struct mx_store_span_ref *spans; /* in trace-id order */
 	uint32_t n_spans;
@@ -78,8 +143,13 @@ struct mx_store_item {
 	uint32_t n_res;
 	struct mx_store_seg *segs;
 	uint32_t n_segs;
-	struct mx_store_svc_ref *svcs;
-	uint32_t n_svcs;
+	struct mx_store_ient *ients;
+	uint32_t n_ients;
+	struct mx_store_name_ref *names;
+	uint32_t *name_ids; /* filled by the writer */
+	uint32_t n_names;
+	struct mx_store_key_ref *keys;
+	uint32_t n_keys;
 	uint64_t bytes; /* what the item counts against queue_max_bytes */
 };
 
@@ -91,22 +161,47 @@ struct mx_store_res_cache_ent {
 };
 #define MX_STORE_RES_CACHE 4096u
 
-/* Writer-side set of service names put recently. */
+/* Writer-side set of name-list keys put recently (all lists). */
 struct mx_store_svc_ent {
 	uint64_t hash;
 	uint64_t last_put_ns;
 	char *name; /* malloc'd; NULL = free slot */
 	uint32_t len;
+	uint8_t list;
 };
-#define MX_STORE_SVC_CAP 8192u /* slots; cleared when half full */
+#define MX_STORE_SVC_CAP 32768u /* slots; cleared when half full */
 #define MX_STORE_SVC_REFRESH_NS (60ull * 1000000000ull)
+
+/* Writer-side cache of interned strings: name -> id. Names live in a
+ * fixed pool; table and pool are cleared together when either fills. */
+struct mx_store_intern_ent {
+	uint64_t hash;
+	uint32_t id; /* 0 = free slot (id 0 is the empty string) */
+	uint32_t len;
+	uint32_t off; /* in intern_pool */
+};
+#define MX_STORE_INTERN_CAP 16384u     /* slots; cleared when half full */
+#define MX_STORE_INTERN_POOL (1u << 20) /* name bytes */
+
+/* Options of mx_store_item_build(). */
+struct mx_store_build_opts {
+	uint64_t max_bytes;        /* cap on the encoded size */
+	uint32_t max_key;          /* LMDB's key size limit */
+	const struct mx_str *ac_keys; /* autocomplete tag keys */
+	uint32_t n_ac_keys;
+};
 
 struct mx_store {
 	struct mx_store_config cfg;
 	char *path;
 	MDB_env *env;
 	MDB_dbi dbi_meta, dbi_res, dbi_spans, dbi_idx, dbi_svc;
+	MDB_dbi dbi_str, dbi_str_ids, dbi_isvc, dbi_itime;
+	MDB_dbi dbi_list[MX_LIST_N]; /* [MX_LIST_SERVICES] == dbi_svc */
 	uint32_t max_key; /* LMDB's key size limit */
+	char *ac_buf;             /* copy of cfg.autocomplete_keys */
+	struct mx_str *ac_keys;   /* parsed from it */
+	uint32_t n_ac_keys;
 
 	pthread_mutex_t mu; /* guards the queue and the flags below */
 	pthread_cond_t cv;  /* writer waits for work or stop */
@@ -124,6 +219,11 @@ struct mx_store {
 	struct mx_store_res_cache_ent *res_cache;
 	struct mx_store_svc_ent *svc_set;
 	uint32_t svc_used;
+	uint32_t next_string_id;
+	struct mx_store_intern_ent *intern_tab;
+	char *intern_pool;
+	uint32_t intern_pool_len;
+	uint32_t intern_used;
 
 	/* stats */
 	atomic_uint_fast64_t st_spans, st_batches, st_commits, st_failures;
@@ -131,13 +231,38 @@ struct mx_store {
 };
 
 /* Encodes `batch` into a new item (spans sorted by trace id, one segment
- * per trace, resources and service names deduplicated). `max_bytes` caps
- * the encoded size; `max_key` the length of a service name key. Returns
- * MX_OK with *out set, MX_ENOMEM (cap or malloc), MX_EINVAL (a span without
- * resource or scope, an unknown value type) or MX_EDEPTH. The batch is left
+ * per trace, the search index entries of its service and (service,
+ * operation) groups, resources,
+ * interned names and name-list keys deduplicated). `o->max_bytes` caps the
+ * encoded size; `o->max_key` the length of any key. Returns MX_OK with *out
+ * set, MX_ENOMEM (cap or malloc), MX_EINVAL (a span without resource or
+ * scope, an unknown value type) or MX_EDEPTH. The batch is left
  * untouched. */
-int mx_store_item_build(const struct mx_batch *batch, uint64_t max_bytes,
-			uint32_t max_key, struct mx_store_item **out);
+int mx_store_item_build(const struct mx_batch *batch,
+			const struct mx_store_build_opts *o,
+			struct mx_store_item **out);
+
+/* The name-list and index helpers shared by the builder and the readers
+ * (storage/store_match.c). */
+
+/* Length of the longest UTF-8-clean prefix of s[0..n) not over max. */
+uint32_t mx_store_utf8_cut(const char *s, uint32_t n, uint32_t max);
+
+/* The remote service of a span: the remote endpoint's service name, else
+ * the string attribute `peer.service`; empty when neither. */
+struct mx_str mx_store_remote_service(const struct mx_span *s);
+
+/* The 32-bit hash of an operation name (already cut to the key size) that
+ * idx_svc_time records list: the low 32 bits of mx_hash64(name,
+ * MX_HASH_SEED_KEY). */
+uint32_t mx_store_op_hash(const char *name, uint32_t len);
+
+/* Renders a scalar value as the text tag conditions compare (string as
+ * is, int decimal, bool true/false, double in the shortest form that reads
+ * back, non-finite NaN/Inf/-Inf). `tmp` (at least 40 bytes) holds the text
+ * of non-strings. Returns false for bytes, arrays, maps and empty values. */
+bool mx_store_value_text(const struct mx_value *v, char *tmp, size_t tmplen,
+			 struct mx_str *out);
 
 /* Frees an item. Accepts NULL. */
 void mx_store_item_free(struct mx_store_item *it);
@@ -145,8 +270,11 @@ void mx_store_item_free(struct mx_store_item *it);
 /* The writer thread's entry point; `arg` is the store. */
 void *mx_store_writer_main(void *arg);
 
-/* Frees the writer's service-name set. */
+/* Frees the writer's name-list set. */
 void mx_store_svc_set_clear(struct mx_store *st);
+
+/* Empties the writer's intern cache. */
+void mx_store_intern_clear(struct mx_store *st);
 
 /* Maps an LMDB return code to enum mx_err (MDB_MAP_FULL -> MX_EFULL,
  * MDB_NOTFOUND -> MX_ENOTFOUND, others MX_ESTORE). */

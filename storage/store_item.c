@@ -5,11 +5,18 @@
  *
  * The spans are ordered by trace id (stable: a trace keeps its spans in the
  * order they came), so each trace of the batch becomes one run of
- * consecutive sequence numbers and one trace_idx segment. Resource + scope
- * records are encoded once per distinct (resource, scope) pair and
- * deduplicated by content; service names are deduplicated per batch. Every
- * lookup table is a small open-addressing table sized to the batch, so a
- * hostile batch of all-distinct resources stays linear.
+ * consecutive sequence numbers and one trace_idx segment. Within a segment
+ * the spans are grouped by service (and by service and span name, whose
+ * hashes the service's record lists); the segment and each service group
+ * become a record (earliest and latest start, shortest and longest
+ * duration) of the idx_time / idx_svc_time value for the batch's (service,
+ * time bucket), built here so that the writer only copies it. Resource +
+ * scope records are encoded once per distinct (resource, scope) pair and
+ * deduplicated by content; service and span names and the keys of the name
+ * lists (services, operations, remote services, autocomplete tag values)
+ * are deduplicated per batch.
+ * Every lookup table is a small open-addressing table sized to the batch, so
+ * a hostile batch of all-distinct names stays linear.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -69,26 +76,42 @@ static int sort_cmp(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* Length of the longest UTF-8-clean prefix of s[0..n) not over max. */
-static uint32_t utf8_cut(const char *s, uint32_t n, uint32_t max)
+static uint64_t int_hash(uint64_t a, uint64_t b)
 {
-	if (n <= max)
-		return n;
-	uint32_t cut = max;
-	while (cut > 0 && ((uint8_t)s[cut] & 0xC0) == 0x80)
-		cut--;
-	return cut;
+	uint64_t x = a * 0x9e3779b97f4a7c15ULL ^ (b + 0x7f4a7c159e3779b9ULL);
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	return x ^ (x >> 29);
 }
+
+#define LKEY_MAX 1024u /* scratch for one list key; keys are <= max_key */
+
+/* The spans of one service (op == MX_STORE_NO_NAME) or one (service,
+ * operation) in a segment; svc and op index the item's names. */
+struct grp {
+	uint32_t svc;
+	uint32_t op;
+	uint32_t seg;
+	struct mx_store_stat stat;
+};
 
 struct build {
 	const struct mx_batch *batch;
+	const struct mx_store_build_opts *o;
 	struct mx_store_item *it;
 	struct mx_buf data;
-	struct mx_buf spans, res, segs, svcs; /* arrays of refs */
+	struct mx_buf spans, res, segs, grps, names, keys; /* arrays of refs */
 	const void **pairs;  /* (resource, scope) per pair number */
 	uint32_t *pair_res;  /* resource index per pair number */
 	uint32_t n_pairs;
-	struct itab pair_tab, key_tab, svc_tab;
+	struct itab pair_tab, key_tab, name_tab, grp_tab, lkey_tab, op_tab;
+	struct mx_buf opk; /* (svc, op, kind) listed as operations */
+	struct mx_buf ients;
+	uint32_t seg_no;     /* current segment */
+	uint32_t grp_first;  /* its first group */
+	uint32_t seq_off;    /* of the current segment */
+	uint32_t max_key;    /* key length cap */
+	uint8_t lkey[LKEY_MAX];
 };
 
 static inline void *ref_at(struct mx_buf *b, size_t size, uint32_t i)
@@ -150,33 +173,207 @@ static int res_index(struct build *bd, const struct mx_resource *r,
 	return MX_OK;
 }
 
-static int add_service(struct build *bd, struct mx_str name, uint32_t max_key)
+/* Returns the index of `name` in the item's names, adding it; `intern`:
+ * a service name, whose id the writer needs. */
+static int name_index(struct build *bd, const char *p, uint32_t len,
+		      bool intern, uint32_t *out)
 {
-	uint32_t len = utf8_cut(name.ptr, name.len, max_key);
-	if (len == 0)
-		return MX_OK;
-	uint64_t h = mx_hash64(name.ptr, len, MX_HASH_SEED_KEY);
-	uint32_t i = itab_start(&bd->svc_tab, h);
-	for (; bd->svc_tab.slot[i]; i = itab_next(&bd->svc_tab, i)) {
-		const struct mx_store_svc_ref *o =
-			ref_at(&bd->svcs, sizeof(*o), bd->svc_tab.slot[i] - 1);
+	uint64_t h = mx_hash64(p, len, MX_HASH_SEED_KEY);
+	uint32_t i = itab_start(&bd->name_tab, h);
+	for (; bd->name_tab.slot[i]; i = itab_next(&bd->name_tab, i)) {
+		uint32_t k = bd->name_tab.slot[i] - 1;
+		struct mx_store_name_ref *o = ref_at(&bd->names, sizeof(*o), k);
 		if (o->hash == h && o->len == len &&
-		    memcmp(bd->data.data + o->off, name.ptr, len) == 0)
+		    (len == 0 || memcmp(bd->data.data + o->off, p, len) == 0)) {
+			o->intern |= intern;
+			*out = k;
+			return MX_OK;
+		}
+	}
+	struct mx_store_name_ref ref = { bd->data.len, len, h, intern };
+	uint32_t k = (uint32_t)(bd->names.len / sizeof(ref));
+	if (mx_buf_append(&bd->data, p, len) != MX_OK ||
+	    mx_buf_append(&bd->names, &ref, sizeof(ref)) != MX_OK)
+		return MX_ENOMEM;
+	bd->name_tab.slot[i] = k + 1;
+	*out = k;
+	return MX_OK;
+}
+
+/* Adds the key bd->lkey[0..len) of name list `list` unless already there. */
+static int add_list_key(struct build *bd, uint8_t list, uint32_t len)
+{
+	uint64_t h = mx_hash64(bd->lkey, len, MX_HASH_SEED_KEY) ^ list;
+	uint32_t i = itab_start(&bd->lkey_tab, h);
+	for (; bd->lkey_tab.slot[i]; i = itab_next(&bd->lkey_tab, i)) {
+		const struct mx_store_key_ref *o =
+			ref_at(&bd->keys, sizeof(*o), bd->lkey_tab.slot[i] - 1);
+		if (o->hash == h && o->len == len && o->list == list &&
+		    memcmp(bd->data.data + o->off, bd->lkey, len) == 0)
 			return MX_OK;
 	}
-	struct mx_store_svc_ref ref = { bd->data.len, len, h };
-	if (mx_buf_append(&bd->data, name.ptr, len) != MX_OK ||
-	    mx_buf_append(&bd->svcs, &ref, sizeof(ref)) != MX_OK)
+	struct mx_store_key_ref ref = { bd->data.len, len, list, h };
+	uint32_t n = (uint32_t)(bd->keys.len / sizeof(ref));
+	if (n + 1 > bd->lkey_tab.mask / 2)
+		return MX_OK; /* table full: the rest is recorded by later batches */
+	if (mx_buf_append(&bd->data, bd->lkey, len) != MX_OK ||
+	    mx_buf_append(&bd->keys, &ref, sizeof(ref)) != MX_OK)
 		return MX_ENOMEM;
-	bd->svc_tab.slot[i] =
-		(uint32_t)(bd->svcs.len / sizeof(struct mx_store_svc_ref));
+	bd->lkey_tab.slot[i] = n + 1;
+	return MX_OK;
+}
+
+/* Builds `a ‖ 0x00 [‖ mid] ‖ b` into bd->lkey (b cut at a UTF-8 boundary
+ * to fit max_key) and adds it to `list`. Skipped when `a` holds a NUL
+ * byte (the separator would be ambiguous), when `a` leaves no room, or when
+ * `b` is empty. */
+static int add_pair_key(struct build *bd, uint8_t list, struct mx_str a,
+			int mid, struct mx_str b)
+{
+	uint32_t max = bd->max_key;
+	uint32_t head = a.len + 1 + (mid >= 0);
+	if (a.len == 0 || head >= max || (list != MX_LIST_OPERATIONS && b.len == 0) ||
+	    memchr(a.ptr, 0, a.len))
+		return MX_OK;
+	memcpy(bd->lkey, a.ptr, a.len);
+	bd->lkey[a.len] = 0;
+	if (mid >= 0)
+		bd->lkey[a.len + 1] = (uint8_t)mid;
+	uint32_t blen = mx_store_utf8_cut(b.ptr, b.len, max - head);
+	if (blen)
+		memcpy(bd->lkey + head, b.ptr, blen);
+	return add_list_key(bd, list, head + blen);
+}
+
+static void stat_add(struct mx_store_stat *g, bool first, uint64_t start,
+		     uint64_t dur)
+{
+	if (first) {
+		*g = (struct mx_store_stat){ start, start, dur, dur };
+		return;
+	}
+	if (start < g->min_start)
+		g->min_start = start;
+	if (start > g->max_start)
+		g->max_start = start;
+	if (dur < g->min_dur)
+		g->min_dur = dur;
+	if (dur > g->max_dur)
+		g->max_dur = dur;
+}
+
+/* Adds a span to the group (current segment, svc, op), creating it. */
+static int grp_add(struct build *bd, uint32_t svc, uint32_t op, uint64_t start,
+		   uint64_t dur)
+{
+	uint64_t h = int_hash(((uint64_t)bd->seg_no << 32) | svc, op);
+	uint32_t i = itab_start(&bd->grp_tab, h);
+	for (; bd->grp_tab.slot[i]; i = itab_next(&bd->grp_tab, i)) {
+		uint32_t k = bd->grp_tab.slot[i] - 1;
+		if (k < bd->grp_first)
+			continue; /* a group of an earlier segment */
+		struct grp *g = ref_at(&bd->grps, sizeof(*g), k);
+		if (g->svc == svc && g->op == op) {
+			stat_add(&g->stat, false, start, dur);
+			return MX_OK;
+		}
+	}
+	struct grp g = { svc, op, bd->seg_no, { 0, 0, 0, 0 } };
+	stat_add(&g.stat, true, start, dur);
+	uint32_t k = (uint32_t)(bd->grps.len / sizeof(g));
+	if (mx_buf_append(&bd->grps, &g, sizeof(g)) != MX_OK)
+		return MX_ENOMEM;
+	bd->grp_tab.slot[i] = k + 1;
+	return MX_OK;
+}
+
+struct opk {
+	uint32_t svc, op, kind;
+};
+
+/* Whether (svc, op, kind) was listed before in this batch; records it. */
+static int op_listed(struct build *bd, uint32_t svc, uint32_t op, uint32_t kind,
+		     bool *listed)
+{
+	uint64_t h = int_hash(((uint64_t)svc << 32) | op, kind);
+	uint32_t i = itab_start(&bd->op_tab, h);
+	for (; bd->op_tab.slot[i]; i = itab_next(&bd->op_tab, i)) {
+		const struct opk *o = ref_at(&bd->opk, sizeof(*o), bd->op_tab.slot[i] - 1);
+		if (o->svc == svc && o->op == op && o->kind == kind) {
+			*listed = true;
+			return MX_OK;
+		}
+	}
+	struct opk k = { svc, op, kind };
+	uint32_t n = (uint32_t)(bd->opk.len / sizeof(k));
+	if (mx_buf_append(&bd->opk, &k, sizeof(k)) != MX_OK)
+		return MX_ENOMEM;
+	bd->op_tab.slot[i] = n + 1;
+	*listed = false;
+	return MX_OK;
+}
+
+/* The autocomplete tag values of a span. */
+static int add_tag_values(struct build *bd, const struct mx_span *s)
+{
+	char tmp[48];
+	for (uint32_t i = 0; i < s->attrs.n; i++) {
+		const struct mx_attr *a = &s->attrs.items[i];
+		for (uint32_t k = 0; k < bd->o->n_ac_keys; k++) {
+			struct mx_str v;
+			if (!mx_str_eq(a->key, bd->o->ac_keys[k].ptr,
+				       bd->o->ac_keys[k].len))
+				continue;
+			if (!mx_store_value_text(&a->value, tmp, sizeof(tmp), &v))
+				break;
+			int rc = add_pair_key(bd, MX_LIST_TAG_VALUES, a->key, -1, v);
+			if (rc != MX_OK)
+				return rc;
+			break;
+		}
+	}
+	return MX_OK;
+}
+
+/* Per span: its groups in the current segment and its name-list keys.
+ * `svc` is the service name already cut to max_key, `svc_idx` its name
+ * index, `new_svc` whether it differs from the previous span's. */
+static int index_span(struct build *bd, const struct mx_span *s,
+		      struct mx_str svc, uint32_t svc_idx, bool new_svc)
+{
+	uint32_t max = bd->max_key;
+	uint32_t op_len = mx_store_utf8_cut(s->name.ptr, s->name.len, max);
+	uint64_t dur = s->end_ns >= s->start_ns ? s->end_ns - s->start_ns : 0;
+	uint32_t op;
+	int rc;
+
+	if ((rc = name_index(bd, s->name.ptr, op_len, false, &op)) != MX_OK ||
+	    (rc = grp_add(bd, svc_idx, MX_STORE_NO_NAME, s->start_ns, dur)) != MX_OK ||
+	    (rc = grp_add(bd, svc_idx, op, s->start_ns, dur)) != MX_OK)
+		return rc;
+	if (new_svc && svc.len) {
+		memcpy(bd->lkey, svc.ptr, svc.len);
+		if ((rc = add_list_key(bd, MX_LIST_SERVICES, svc.len)) != MX_OK)
+			return rc;
+	}
+	bool listed;
+	if ((rc = op_listed(bd, svc_idx, op, s->kind, &listed)) != MX_OK ||
+	    (!listed &&
+	     (rc = add_pair_key(bd, MX_LIST_OPERATIONS, svc, s->kind, s->name)) != MX_OK))
+		return rc;
+	struct mx_str remote = mx_store_remote_service(s);
+	if (remote.len &&
+	    (rc = add_pair_key(bd, MX_LIST_REMOTE, svc, -1, remote)) != MX_OK)
+		return rc;
+	if (bd->o->n_ac_keys && (rc = add_tag_values(bd, s)) != MX_OK)
+		return rc;
 	return MX_OK;
 }
 
 static void seg_add(struct mx_store_seg *g, const struct mx_span *s)
 {
-	if (g->count == 0 || s->start_ns < g->min_start)
-		g->min_start = s->start_ns;
+	uint64_t dur = s->end_ns >= s->start_ns ? s->end_ns - s->start_ns : 0;
+	stat_add(&g->stat, g->count == 0, s->start_ns, dur);
 	if (g->count == 0 || s->end_ns > g->max_end)
 		g->max_end = s->end_ns;
 	g->count++;
@@ -186,13 +383,205 @@ static void seg_add(struct mx_store_seg *g, const struct mx_span *s)
 		g->flags |= MX_IDX_F_ROOT;
 }
 
+static int seg_finish(struct build *bd, struct mx_store_seg *seg)
+{
+	seg->seq_off = bd->seq_off;
+	bd->seq_off += seg->count;
+	if (mx_buf_append(&bd->segs, seg, sizeof(*seg)) != MX_OK)
+		return MX_ENOMEM;
+	memset(seg, 0, sizeof(*seg));
+	bd->seg_no++;
+	bd->grp_first = (uint32_t)(bd->grps.len / sizeof(struct grp));
+	return MX_OK;
+}
+
+/* ------------------------------------------------ search index entries */
+
+/* An index entry being collected: its records are a chain through
+ * `next` (in segment order). */
+struct ient_acc {
+	uint64_t bucket;
+	uint32_t svc;
+	uint8_t kind;
+	uint32_t head, tail, n;
+};
+
+/* One segment record: the segment, the statistics of the spans the entry
+ * stands for and, for idx_svc_time, the hashes of their operations
+ * (ophash[ops .. ops + n_ops), or n_ops == MX_IREC_NO_OPS). */
+struct irec {
+	uint32_t seg;
+	uint32_t next; /* UINT32_MAX: last */
+	const struct mx_store_stat *stat;
+	uint32_t ops, n_ops;
+};
+
+struct ient_build {
+	struct ient_acc *acc;
+	uint32_t n_acc;
+	struct irec *rec;
+	uint32_t n_rec;
+	uint32_t *ophash;
+	uint32_t n_ophash;
+	struct itab tab;
+};
+
+static void ient_add(struct ient_build *ib, uint8_t kind, uint32_t svc,
+		     const struct irec *rec)
+{
+	uint64_t bucket = rec->stat->min_start >> MX_TIME_BUCKET_SHIFT;
+	uint64_t h = int_hash(svc, bucket * 2 + kind);
+	uint32_t i = itab_start(&ib->tab, h), a;
+	for (; ib->tab.slot[i]; i = itab_next(&ib->tab, i)) {
+		a = ib->tab.slot[i] - 1;
+		const struct ient_acc *x = &ib->acc[a];
+		if (x->kind == kind && x->svc == svc && x->bucket == bucket)
+			goto found;
+	}
+	a = ib->n_acc++;
+	ib->acc[a] = (struct ient_acc){ bucket, svc, kind, UINT32_MAX, UINT32_MAX, 0 };
+	ib->tab.slot[i] = a + 1;
+found:;
+	uint32_t r = ib->n_rec++;
+	ib->rec[r] = *rec;
+	ib->rec[r].next = UINT32_MAX;
+	struct ient_acc *x = &ib->acc[a];
+	if (x->tail == UINT32_MAX)
+		x->head = r;
+	else
+		ib->rec[x->tail].next = r;
+	x->tail = r;
+	x->n++;
+}
+
+static uint32_t irec_len(const struct irec *r)
+{
+	return MX_IREC_FIXED + (r->n_ops == MX_IREC_NO_OPS ? 0 : 4 * r->n_ops);
+}
+
+/* Writes the value record of `r` (layout in storage/SCHEMA.md). */
+static void irec_put(uint8_t *p, const struct ient_build *ib,
+		     const struct mx_store_seg *g, uint32_t rel,
+		     const struct irec *r)
+{
+	const struct mx_store_stat *st = r->stat;
+	mx_put_le32(p, rel);
+	mx_put_le32(p + 4, g->count);
+	memcpy(p + 8, g->trace_id, 16);
+	mx_put_le64(p + 24, st->min_start);
+	mx_put_le64(p + 32, st->max_start);
+	mx_put_le64(p + 40, st->min_dur);
+	mx_put_le64(p + 48, st->max_dur);
+	p[56] = (uint8_t)r->n_ops;
+	p[57] = (uint8_t)(r->n_ops >> 8);
+	if (r->n_ops != MX_IREC_NO_OPS)
+		for (uint32_t i = 0; i < r->n_ops; i++)
+			mx_put_le32(p + MX_IREC_FIXED + 4 * i, ib->ophash[r->ops + i]);
+}
+
+/* Writes the entries collected in `ib`: each chain cut in runs whose value
+ * stays within MX_IVAL_MAX bytes. */
+static int ient_emit(struct build *bd, const struct ient_build *ib)
+{
+	const struct mx_store_seg *segs = (const struct mx_store_seg *)bd->segs.data;
+	for (uint32_t a = 0; a < ib->n_acc; a++) {
+		const struct ient_acc *x = &ib->acc[a];
+		uint32_t r = x->head;
+		while (r != UINT32_MAX) {
+			/* the run: r .. end (exclusive), its value length */
+			uint32_t len = 4, n = 0, end = r;
+			while (end != UINT32_MAX &&
+			       (n == 0 || len + irec_len(&ib->rec[end]) <= MX_IVAL_MAX)) {
+				len += irec_len(&ib->rec[end]);
+				n++;
+				end = ib->rec[end].next;
+			}
+			uint32_t first = segs[ib->rec[r].seg].seq_off;
+			struct mx_store_ient e = { x->svc, x->bucket, bd->data.len, len,
+						   first, x->kind };
+			if (mx_buf_reserve(&bd->data, len) != MX_OK ||
+			    mx_buf_append(&bd->ients, &e, sizeof(e)) != MX_OK)
+				return MX_ENOMEM;
+			uint8_t *p = bd->data.data + bd->data.len;
+			mx_put_le32(p, n);
+			p += 4;
+			for (; r != end; r = ib->rec[r].next) {
+				const struct mx_store_seg *g = &segs[ib->rec[r].seg];
+				irec_put(p, ib, g, g->seq_off - first, &ib->rec[r]);
+				p += irec_len(&ib->rec[r]);
+			}
+			bd->data.len += len;
+		}
+	}
+	return MX_OK;
+}
+
+/* Turns the segments and their groups into search index entries: one per
+ * (index, service, time bucket) with its segments in arrival order, so the
+ * writer puts a few entries per batch instead of one per segment. A
+ * service's record lists the hashes of its operations in the segment (the
+ * (service, operation) groups). Linear: chains in a hash table, no sort. */
+static int build_ients(struct build *bd)
+{
+	uint32_t n_segs = (uint32_t)(bd->segs.len / sizeof(struct mx_store_seg));
+	uint32_t n_grps = (uint32_t)(bd->grps.len / sizeof(struct grp));
+	const struct mx_store_seg *segs = (const struct mx_store_seg *)bd->segs.data;
+	const struct grp *grps = (const struct grp *)bd->grps.data;
+	const struct mx_store_name_ref *names =
+		(const struct mx_store_name_ref *)bd->names.data;
+	struct ient_build ib;
+	uint32_t n = n_segs + n_grps;
+	int rc = MX_ENOMEM;
+	memset(&ib, 0, sizeof(ib));
+	if (n == 0)
+		return MX_OK;
+	ib.acc = malloc((size_t)n * sizeof(*ib.acc));
+	ib.rec = malloc((size_t)n * sizeof(*ib.rec));
+	ib.ophash = malloc((size_t)n * sizeof(*ib.ophash));
+	if (!ib.acc || !ib.rec || !ib.ophash || itab_init(&ib.tab, n) != MX_OK)
+		goto out;
+	/* groups are stored segment by segment: g0 .. g1 are segment i's */
+	for (uint32_t i = 0, g0 = 0; i < n_segs; i++) {
+		struct irec r = { i, 0, &segs[i].stat, 0, MX_IREC_NO_OPS };
+		uint32_t g1 = g0;
+		while (g1 < n_grps && grps[g1].seg == i)
+			g1++;
+		ient_add(&ib, MX_IK_TIME, MX_STORE_NO_NAME, &r);
+		for (uint32_t g = g0; g < g1; g++) {
+			if (grps[g].op != MX_STORE_NO_NAME)
+				continue;
+			r = (struct irec){ i, 0, &grps[g].stat, ib.n_ophash, 0 };
+			for (uint32_t o = g0; o < g1; o++) {
+				if (grps[o].op == MX_STORE_NO_NAME || grps[o].svc != grps[g].svc)
+					continue;
+				/* == mx_store_op_hash() of the name */
+				ib.ophash[ib.n_ophash++] = (uint32_t)names[grps[o].op].hash;
+				r.n_ops++;
+			}
+			if (r.n_ops > MX_IREC_MAX_OPS) {
+				ib.n_ophash = r.ops;
+				r.n_ops = MX_IREC_NO_OPS;
+			}
+			ient_add(&ib, MX_IK_SVC, grps[g].svc, &r);
+		}
+		g0 = g1;
+	}
+	rc = ient_emit(bd, &ib);
+out:
+	free(ib.acc);
+	free(ib.rec);
+	free(ib.ophash);
+	free(ib.tab.slot);
+	return rc;
+}
+
 static int encode_spans(struct build *bd, const struct sort_ent *order,
-			uint64_t arrival, uint32_t max_key)
+			uint64_t arrival)
 {
 	const struct mx_batch *b = bd->batch;
 	const struct mx_resource *prev_r = NULL;
 	const struct mx_scope *prev_sc = NULL;
-	uint32_t res = 0;
+	uint32_t res = 0, svc_idx = 0;
 	struct mx_str prev_svc = { NULL, 0 };
 	struct mx_store_seg seg;
 	int rc;
@@ -218,23 +607,26 @@ static int encode_spans(struct build *bd, const struct sort_ent *order,
 		ref.len = (uint32_t)(bd->data.len - ref.off);
 		if (mx_buf_append(&bd->spans, &ref, sizeof(ref)) != MX_OK)
 			return MX_ENOMEM;
-		if (k > 0 && memcmp(seg.trace_id, s->trace_id, 16) != 0) {
-			if (mx_buf_append(&bd->segs, &seg, sizeof(seg)) != MX_OK)
-				return MX_ENOMEM;
-			memset(&seg, 0, sizeof(seg));
-		}
+		if (k > 0 && memcmp(seg.trace_id, s->trace_id, 16) != 0 &&
+		    (rc = seg_finish(bd, &seg)) != MX_OK)
+			return rc;
 		memcpy(seg.trace_id, s->trace_id, 16);
 		seg_add(&seg, s);
 		struct mx_str svc = mx_span_service(s);
-		if (k == 0 || svc.len != prev_svc.len ||
-		    memcmp(svc.ptr, prev_svc.ptr, svc.len) != 0) {
-			if ((rc = add_service(bd, svc, max_key)) != MX_OK)
+		svc.len = mx_store_utf8_cut(svc.ptr, svc.len, bd->max_key);
+		bool new_svc = k == 0 || svc.len != prev_svc.len ||
+			       (svc.ptr != prev_svc.ptr &&
+				memcmp(svc.ptr, prev_svc.ptr, svc.len) != 0);
+		if (new_svc) {
+			if ((rc = name_index(bd, svc.ptr, svc.len, true, &svc_idx)) != MX_OK)
 				return rc;
 			prev_svc = svc;
 		}
+		if ((rc = index_span(bd, s, svc, svc_idx, new_svc)) != MX_OK)
+			return rc;
 	}
-	if (b->n_spans && mx_buf_append(&bd->segs, &seg, sizeof(seg)) != MX_OK)
-		return MX_ENOMEM;
+	if (b->n_spans && (rc = seg_finish(bd, &seg)) != MX_OK)
+		return rc;
 	return MX_OK;
 }
 
@@ -251,36 +643,58 @@ static void build_free(struct build *bd)
 	mx_buf_free(&bd->spans);
 	mx_buf_free(&bd->res);
 	mx_buf_free(&bd->segs);
-	mx_buf_free(&bd->svcs);
+	mx_buf_free(&bd->grps);
+	mx_buf_free(&bd->names);
+	mx_buf_free(&bd->keys);
+	mx_buf_free(&bd->ients);
+	mx_buf_free(&bd->opk);
+	free(bd->op_tab.slot);
 	free(bd->pairs);
 	free(bd->pair_res);
 	free(bd->pair_tab.slot);
 	free(bd->key_tab.slot);
-	free(bd->svc_tab.slot);
+	free(bd->name_tab.slot);
+	free(bd->grp_tab.slot);
+	free(bd->lkey_tab.slot);
 }
 
-int mx_store_item_build(const struct mx_batch *batch, uint64_t max_bytes,
-			uint32_t max_key, struct mx_store_item **out)
+int mx_store_item_build(const struct mx_batch *batch,
+			const struct mx_store_build_opts *o,
+			struct mx_store_item **out)
 {
 	struct build bd;
 	struct sort_ent *order = NULL;
 	uint32_t n = batch->n_spans;
-	size_t cap = max_bytes > SIZE_MAX ? SIZE_MAX : (size_t)max_bytes;
+	size_t cap = o->max_bytes > SIZE_MAX ? SIZE_MAX : (size_t)o->max_bytes;
 	int rc = MX_ENOMEM;
 
 	*out = NULL;
 	memset(&bd, 0, sizeof(bd));
 	bd.batch = batch;
+	bd.o = o;
+	bd.max_key = o->max_key < LKEY_MAX ? o->max_key : LKEY_MAX;
 	mx_buf_init(&bd.data, cap);
 	mx_buf_init(&bd.spans, SIZE_MAX);
 	mx_buf_init(&bd.res, SIZE_MAX);
 	mx_buf_init(&bd.segs, SIZE_MAX);
-	mx_buf_init(&bd.svcs, SIZE_MAX);
+	mx_buf_init(&bd.grps, SIZE_MAX);
+	mx_buf_init(&bd.names, SIZE_MAX);
+	mx_buf_init(&bd.keys, SIZE_MAX);
+	mx_buf_init(&bd.ients, SIZE_MAX);
+	mx_buf_init(&bd.opk, SIZE_MAX);
 	bd.it = calloc(1, sizeof(*bd.it));
 	bd.pairs = calloc(2 * (size_t)(n ? n : 1), sizeof(*bd.pairs));
 	bd.pair_res = calloc(n ? n : 1, sizeof(*bd.pair_res));
+	/* at most 2 names, 2 groups per span; list keys: a service, an
+	 * operation, a remote service and the tag values per span (the key
+	 * table stops taking keys when half full) */
+	uint32_t n2 = n > UINT32_MAX / 4 ? UINT32_MAX / 4 : n;
 	if (!bd.it || !bd.pairs || !bd.pair_res || itab_init(&bd.pair_tab, n) != MX_OK ||
-	    itab_init(&bd.key_tab, n) != MX_OK || itab_init(&bd.svc_tab, n) != MX_OK)
+	    itab_init(&bd.key_tab, n) != MX_OK ||
+	    itab_init(&bd.name_tab, 2 * n2) != MX_OK ||
+	    itab_init(&bd.grp_tab, 2 * n2) != MX_OK ||
+	    itab_init(&bd.op_tab, n) != MX_OK ||
+	    itab_init(&bd.lkey_tab, 4 * n2 + 64) != MX_OK)
 		goto out;
 	if (mx_buf_reserve(&bd.spans, (size_t)n * sizeof(struct mx_store_span_ref)) != MX_OK)
 		goto out;
@@ -304,24 +718,35 @@ int mx_store_item_build(const struct mx_batch *batch, uint64_t max_bytes,
 		}
 		qsort(order, n, sizeof(*order), sort_cmp);
 	}
-	rc = encode_spans(&bd, order, batch->received_ns ? batch->received_ns : now_ns(),
-			  max_key);
+	rc = encode_spans(&bd, order, batch->received_ns ? batch->received_ns : now_ns());
+	if (rc == MX_OK)
+		rc = build_ients(&bd);
 	if (rc != MX_OK)
 		goto out;
 
 	struct mx_store_item *it = bd.it;
 	size_t len;
-	it->bytes = bd.data.cap + bd.spans.len + bd.res.len + bd.segs.len +
-		    bd.svcs.len + sizeof(*it);
 	it->n_spans = n;
 	it->n_res = (uint32_t)(bd.res.len / sizeof(*it->res));
 	it->n_segs = (uint32_t)(bd.segs.len / sizeof(*it->segs));
-	it->n_svcs = (uint32_t)(bd.svcs.len / sizeof(*it->svcs));
+	it->n_ients = (uint32_t)(bd.ients.len / sizeof(*it->ients));
+	it->n_names = (uint32_t)(bd.names.len / sizeof(*it->names));
+	it->n_keys = (uint32_t)(bd.keys.len / sizeof(*it->keys));
+	it->name_ids = calloc(it->n_names ? it->n_names : 1, sizeof(*it->name_ids));
+	if (!it->name_ids) {
+		rc = MX_ENOMEM;
+		goto out;
+	}
+	it->bytes = bd.data.cap + bd.spans.len + bd.res.len + bd.segs.len +
+		    bd.ients.len + bd.names.len + bd.keys.len +
+		    (uint64_t)it->n_names * sizeof(*it->name_ids) + sizeof(*it);
 	it->data = mx_buf_steal(&bd.data, &it->data_len);
 	it->spans = (struct mx_store_span_ref *)mx_buf_steal(&bd.spans, &len);
 	it->res = (struct mx_store_res_ref *)mx_buf_steal(&bd.res, &len);
 	it->segs = (struct mx_store_seg *)mx_buf_steal(&bd.segs, &len);
-	it->svcs = (struct mx_store_svc_ref *)mx_buf_steal(&bd.svcs, &len);
+	it->ients = (struct mx_store_ient *)mx_buf_steal(&bd.ients, &len);
+	it->names = (struct mx_store_name_ref *)mx_buf_steal(&bd.names, &len);
+	it->keys = (struct mx_store_key_ref *)mx_buf_steal(&bd.keys, &len);
 	*out = it;
 	bd.it = NULL;
 	rc = MX_OK;
@@ -340,6 +765,9 @@ void mx_store_item_free(struct mx_store_item *it)
 	free(it->spans);
 	free(it->res);
 	free(it->segs);
-	free(it->svcs);
+	free(it->ients);
+	free(it->names);
+	free(it->name_ids);
+	free(it->keys);
 	free(it);
 }

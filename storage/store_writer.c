@@ -4,8 +4,11 @@
  * The writer sleeps until an item is queued, then opens a write transaction
  * and keeps moving items from the queue into it - resources (skipped when
  * the cache knows them), spans under MDB_APPEND with consecutive arrival
- * sequence numbers, one trace_idx entry per (trace, batch), new service
- * names - until the group holds group_max_batches items, GROUP_MAX_BYTES
+ * sequence numbers, one trace_idx entry per (trace, batch), the idx_time
+ * and idx_svc_time entries whose values the submitter built, the ids of
+ * the services in those keys (from a bounded cache, else the `strings`
+ * database, else a new id), and name-list keys not put within the last
+ * minute - until the group holds group_max_batches items, GROUP_MAX_BYTES
  * bytes, group_max_ms have passed or the queue is empty. It never waits for
  * more work while holding a transaction: batches that arrive during a commit
  * form the next group, which is what makes commits larger under load. After
@@ -28,6 +31,78 @@ static uint64_t clock_ns(clockid_t id)
 	struct timespec ts;
 	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void mx_store_intern_clear(struct mx_store *st)
+{
+	if (st->intern_tab)
+		memset(st->intern_tab, 0,
+		       MX_STORE_INTERN_CAP * sizeof(*st->intern_tab));
+	st->intern_pool_len = 0;
+	st->intern_used = 0;
+}
+
+/* Finds or assigns the id of a name: the cache, else `strings`, else the
+ * next id (put in `strings` and appended to `string_ids`). */
+static int intern(struct mx_store *st, MDB_txn *txn, const char *name,
+		  uint32_t len, uint64_t hash, uint32_t *id)
+{
+	uint32_t mask = MX_STORE_INTERN_CAP - 1;
+	uint32_t i = (uint32_t)(hash ^ (hash >> 32)) & mask;
+	MDB_val k = { len, (void *)(uintptr_t)name }, v;
+	uint8_t b[4];
+	int rc;
+
+	if (len == 0) {
+		*id = 0;
+		return MX_OK;
+	}
+	for (; st->intern_tab[i].id; i = (i + 1) & mask) {
+		const struct mx_store_intern_ent *e = &st->intern_tab[i];
+		if (e->hash == hash && e->len == len &&
+		    memcmp(st->intern_pool + e->off, name, len) == 0) {
+			*id = e->id;
+			return MX_OK;
+		}
+	}
+	rc = mdb_get(txn, st->dbi_str, &k, &v);
+	if (rc == MDB_SUCCESS) {
+		if (v.mv_size != 4)
+			return MX_ESTORE;
+		*id = mx_get_le32(v.mv_data);
+	} else if (rc == MDB_NOTFOUND) {
+		if (st->next_string_id == UINT32_MAX)
+			return MX_EFULL;
+		*id = st->next_string_id;
+		mx_put_le32(b, *id);
+		v.mv_size = 4;
+		v.mv_data = b;
+		if ((rc = mdb_put(txn, st->dbi_str, &k, &v, MDB_NOOVERWRITE)))
+			return mx_store_mdb_err(rc);
+		uint8_t kb[4] = { (uint8_t)(*id >> 24), (uint8_t)(*id >> 16),
+				  (uint8_t)(*id >> 8), (uint8_t)*id };
+		MDB_val ik = { 4, kb }, iv = { len, (void *)(uintptr_t)name };
+		if ((rc = mdb_put(txn, st->dbi_str_ids, &ik, &iv, MDB_APPEND)))
+			return mx_store_mdb_err(rc);
+		st->next_string_id++;
+	} else {
+		return mx_store_mdb_err(rc);
+	}
+	/* remember it; start over when the table or the pool fills */
+	if (st->intern_used >= MX_STORE_INTERN_CAP / 2 ||
+	    st->intern_pool_len + len > MX_STORE_INTERN_POOL) {
+		if (len > MX_STORE_INTERN_POOL)
+			return MX_OK;
+		mx_store_intern_clear(st);
+		i = (uint32_t)(hash ^ (hash >> 32)) & mask;
+	}
+	memcpy(st->intern_pool + st->intern_pool_len, name, len);
+	st->intern_tab[i] = (struct mx_store_intern_ent){
+		hash, *id, len, st->intern_pool_len
+	};
+	st->intern_pool_len += len;
+	st->intern_used++;
+	return MX_OK;
 }
 
 void mx_store_svc_set_clear(struct mx_store *st)
@@ -83,15 +158,15 @@ static int put_resource(struct mx_store *st, MDB_txn *txn,
 	return MX_OK;
 }
 
-/* True when the service needs a put; records it in the set. */
+/* True when the name-list key needs a put; records it in the set. */
 static bool svc_needs_put(struct mx_store *st, const char *name, uint32_t len,
-			  uint64_t hash, uint64_t now)
+			  uint8_t list, uint64_t hash, uint64_t now)
 {
 	uint32_t mask = MX_STORE_SVC_CAP - 1;
 	uint32_t i = (uint32_t)hash & mask;
 	for (; st->svc_set[i].name; i = (i + 1) & mask) {
 		struct mx_store_svc_ent *e = &st->svc_set[i];
-		if (e->hash == hash && e->len == len &&
+		if (e->hash == hash && e->len == len && e->list == list &&
 		    memcmp(e->name, name, len) == 0) {
 			if (now - e->last_put_ns < MX_STORE_SVC_REFRESH_NS)
 				return false;
@@ -107,15 +182,64 @@ static bool svc_needs_put(struct mx_store *st, const char *name, uint32_t len,
 	if (!copy)
 		return true; /* not remembered: put every time */
 	memcpy(copy, name, len);
-	st->svc_set[i] = (struct mx_store_svc_ent){ hash, now, copy, len };
+	st->svc_set[i] = (struct mx_store_svc_ent){ hash, now, copy, len, list };
 	st->svc_used++;
 	return true;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* The trace_idx entry of one segment. */
+static int put_segment(struct mx_store *st, MDB_txn *txn,
+		       const struct mx_store_seg *g, uint64_t seq)
+{
+	uint8_t kb[MX_IDX_KEY_LEN], vb[MX_IDX_VAL_LEN];
+	MDB_val k = { MX_IDX_KEY_LEN, kb }, v = { MX_IDX_VAL_LEN, vb };
+	int rc;
+
+	memcpy(kb, g->trace_id + 8, 8);
+	memcpy(kb + 8, g->trace_id, 8);
+	mx_put_be64(kb + 16, seq);
+	mx_put_le32(vb, g->count);
+	mx_put_le64(vb + 4, g->stat.min_start);
+	mx_put_le64(vb + 12, g->max_end);
+	vb[20] = g->flags;
+	if ((rc = mdb_put(txn, st->dbi_idx, &k, &v, 0)))
+		return mx_store_mdb_err(rc);
+	return MX_OK;
+}
+
+/* One search index entry; its value was built by the submitter. */
+static int put_ient(struct mx_store *st, MDB_txn *txn,
+		    const struct mx_store_item *it, const struct mx_store_ient *e,
+		    uint64_t seq0)
+{
+	uint8_t kb[MX_SIDX_KEY_LEN];
+	uint8_t *p = kb;
+	MDB_dbi dbi = st->dbi_itime;
+	if (e->kind != MX_IK_TIME) {
+		put_be32(p, it->name_ids[e->svc]);
+		p += 4;
+		dbi = st->dbi_isvc;
+	}
+	mx_put_be64(p, e->bucket);
+	mx_put_be64(p + 8, seq0 + e->seq_off);
+	MDB_val k = { (size_t)(p + 16 - kb), kb };
+	MDB_val v = { e->val_len, it->data + e->val_off };
+	int rc = mdb_put(txn, dbi, &k, &v, 0);
+	return rc ? mx_store_mdb_err(rc) : MX_OK;
 }
 
 static int put_item(struct mx_store *st, MDB_txn *txn,
 		    struct mx_store_item *it, uint64_t now)
 {
-	uint8_t kb[MX_IDX_KEY_LEN], vb[MX_IDX_VAL_LEN];
+	uint8_t kb[8];
 	MDB_val k, v;
 	int rc;
 
@@ -134,37 +258,40 @@ static int put_item(struct mx_store *st, MDB_txn *txn,
 			return mx_store_mdb_err(rc);
 	}
 
-	seq = st->next_seq;
-	k.mv_size = MX_IDX_KEY_LEN;
-	v.mv_data = vb;
-	v.mv_size = MX_IDX_VAL_LEN;
-	for (uint32_t i = 0; i < it->n_segs; i++) {
-		const struct mx_store_seg *g = &it->segs[i];
-		memcpy(kb, g->trace_id + 8, 8);
-		memcpy(kb + 8, g->trace_id, 8);
-		mx_put_be64(kb + 16, seq);
-		mx_put_le32(vb, g->count);
-		mx_put_le64(vb + 4, g->min_start);
-		mx_put_le64(vb + 12, g->max_end);
-		vb[20] = g->flags;
-		if ((rc = mdb_put(txn, st->dbi_idx, &k, &v, 0)))
-			return mx_store_mdb_err(rc);
-		seq += g->count;
+	for (uint32_t i = 0; i < it->n_names; i++) {
+		const struct mx_store_name_ref *nr = &it->names[i];
+		if (!nr->intern)
+			continue;
+		rc = intern(st, txn, (const char *)it->data + nr->off, nr->len,
+			    nr->hash, &it->name_ids[i]);
+		if (rc != MX_OK)
+			return rc;
 	}
+
+	for (uint32_t i = 0; i < it->n_segs; i++) {
+		rc = put_segment(st, txn, &it->segs[i],
+				 st->next_seq + it->segs[i].seq_off);
+		if (rc != MX_OK)
+			return rc;
+	}
+	for (uint32_t i = 0; i < it->n_ients; i++)
+		if ((rc = put_ient(st, txn, it, &it->ients[i], st->next_seq)) != MX_OK)
+			return rc;
 	st->next_seq = seq;
 
 	uint8_t tb[8];
 	mx_put_le64(tb, now);
-	for (uint32_t i = 0; i < it->n_svcs; i++) {
-		const struct mx_store_svc_ref *s = &it->svcs[i];
-		const char *name = (const char *)it->data + s->off;
-		if (!svc_needs_put(st, name, s->len, s->hash, now))
+	for (uint32_t i = 0; i < it->n_keys; i++) {
+		const struct mx_store_key_ref *r = &it->keys[i];
+		const char *key = (const char *)it->data + r->off;
+		if (r->list >= MX_LIST_N ||
+		    !svc_needs_put(st, key, r->len, r->list, r->hash, now))
 			continue;
-		k.mv_size = s->len;
-		k.mv_data = (void *)(uintptr_t)name;
+		k.mv_size = r->len;
+		k.mv_data = (void *)(uintptr_t)key;
 		v.mv_size = 8;
 		v.mv_data = tb;
-		if ((rc = mdb_put(txn, st->dbi_svc, &k, &v, 0)))
+		if ((rc = mdb_put(txn, st->dbi_list[r->list], &k, &v, 0)))
 			return mx_store_mdb_err(rc);
 	}
 	return MX_OK;
@@ -192,6 +319,7 @@ static void run_group(struct mx_store *st, struct mx_store_item **group,
 	uint64_t now = clock_ns(CLOCK_REALTIME);
 	uint64_t limit_ns = (uint64_t)st->cfg.group_max_ms * 1000000ull;
 	uint64_t seq0 = st->next_seq, bytes = 0, spans = 0;
+	uint32_t str0 = st->next_string_id;
 	uint32_t n = 0;
 	MDB_txn *txn = NULL;
 	int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
@@ -228,8 +356,10 @@ static void run_group(struct mx_store *st, struct mx_store_item **group,
 	} else {
 		/* nothing of the group is stored: forget what the caches learnt */
 		st->next_seq = seq0;
+		st->next_string_id = str0;
 		memset(st->res_cache, 0, MX_STORE_RES_CACHE * sizeof(*st->res_cache));
 		mx_store_svc_set_clear(st);
+		mx_store_intern_clear(st);
 		atomic_fetch_add(&st->st_failures, 1);
 		if (status != MX_EFULL)
 			status = MX_ESTORE;

@@ -33,6 +33,7 @@ function withDefaults(dataDir, args) {
 		['--otlp.listen-address', 'localhost:0'],
 		['--query.listen-address', 'localhost:0'],
 		['--web.listen-address', 'localhost:0'],
+		['--zipkin.listen-address', 'localhost:0'],
 	];
 	const given = new Set(args.map((a) => a.split('=')[0]));
 	const out = [];

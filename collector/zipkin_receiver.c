@@ -1,0 +1,100 @@
+/*
+ * zipkin_receiver.c - POST /api/v2/spans and /api/v1/spans.
+ *
+ * As Zipkin's own collector: a body is JSON unless its Content-Type is
+ * application/x-protobuf (browsers' sendBeacon sends text/plain), an empty
+ * body or `[]` is accepted with nothing stored, and errors are text/plain.
+ * Zipkin has no partial success: spans rejected on their content (bad ids,
+ * caps) are dropped and counted, the rest are stored, and the answer is 202.
+ */
+#include "zipkin_receiver.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../codec/zipkin.h"
+#include "../model/error.h"
+
+static void zipkin_errfmt(struct mx_http_req *req, unsigned status, const char *msg)
+{
+	static const char *const retry[] = { "Retry-After", "1", NULL };
+	char text[320];
+	int n = snprintf(text, sizeof(text), "%s\n", msg);
+	mx_http_respond(req, status, "text/plain; charset=utf-8", text,
+			n > 0 ? (size_t)n : 0,
+			(status == 429 || status == 503) ? retry : NULL);
+}
+
+static void answer_accepted(const struct mx_ingest_pending *p)
+{
+	mx_http_respond(p->req, 202, NULL, NULL, 0, NULL);
+}
+
+static bool is_protobuf(const char *ctype)
+{
+	if (!ctype)
+		return false;
+	size_t n = strcspn(ctype, "; \t");
+	return (n == 22 && strncasecmp(ctype, "application/x-protobuf", n) == 0) ||
+	       (n == 20 && strncasecmp(ctype, "application/protobuf", n) == 0);
+}
+
+static void handle(struct mx_http_req *req, struct mx_zipkin_receiver *rx, bool v1)
+{
+	size_t len;
+	const uint8_t *body = mx_http_body(req, &len);
+	bool proto = is_protobuf(mx_http_header(req, "Content-Type"));
+	if (v1 && proto) {
+		zipkin_errfmt(req, 415, "v1 spans are accepted as JSON only");
+		return;
+	}
+	struct mx_batch *batch = mx_ingest_batch_new(len);
+	struct mx_errmsg err = { .set = 0 };
+	if (!batch) {
+		zipkin_errfmt(req, 503, "out of memory; retry later");
+		return;
+	}
+	int rc;
+	if (v1)
+		rc = mx_zipkin_v1_decode((const char *)body, len, &rx->limits, batch, &err);
+	else if (proto)
+		rc = mx_zipkin_proto_decode(body, len, &rx->limits, batch, &err);
+	else
+		rc = mx_zipkin_json_decode((const char *)body, len, &rx->limits, batch, &err);
+	if (rc == MX_OK && batch->n_spans == 0) {
+		/* nothing to store (empty body, [] or every span rejected) */
+		atomic_fetch_add(&rx->stats.requests, 1);
+		atomic_fetch_add(&rx->stats.rejected_spans, batch->rejected_spans);
+		mx_batch_free(batch);
+		mx_http_respond(req, 202, NULL, NULL, 0, NULL);
+		return;
+	}
+	struct mx_ingest_pending tmpl = {
+		.req = req, .stats = &rx->stats, .errfmt = zipkin_errfmt,
+		.answer = answer_accepted, .json = !proto,
+	};
+	mx_ingest_finish(rx->store, batch, rc, &tmpl, &err);
+}
+
+static void handle_v2(struct mx_http_req *req, void *ctx)
+{
+	handle(req, ctx, false);
+}
+
+static void handle_v1(struct mx_http_req *req, void *ctx)
+{
+	handle(req, ctx, true);
+}
+
+void mx_zipkin_receiver_init(struct mx_zipkin_receiver *rx, struct mx_store *store,
+			     const struct mx_decode_limits *limits)
+{
+	memset(rx, 0, sizeof(*rx));
+	rx->store = store;
+	rx->limits = *limits;
+	rx->routes[0] = (struct mx_route){ "POST", "/api/v2/spans", MX_ROUTE_BODY | MX_ROUTE_CORS,
+					   handle_v2, rx, zipkin_errfmt };
+	rx->routes[1] = (struct mx_route){ "POST", "/api/v1/spans", MX_ROUTE_BODY | MX_ROUTE_CORS,
+					   handle_v1, rx, zipkin_errfmt };
+}
