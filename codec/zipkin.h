@@ -3,7 +3,9 @@
  * and v1 JSON in.
  *
  * Files: zipkin_json_decode.c, zipkin_proto_decode.c, zipkin_v1_decode.c,
- * zipkin_json_encode.c, zipkin_proto_encode.c. Mapping rules (ids, kinds,
+ * zipkin_json_encode.c, zipkin_proto_encode.c; zipkin_common.c (decode-side
+ * rules shared by the three decoders) and zipkin_out.c (encode-side rules),
+ * both behind zipkin_int.h. Mapping rules (ids, kinds,
  * endpoints, tags, annotations, shared/debug, status): model/MAPPING.md.
  *
  * Decoders are lenient where real clients are (64-bit ids, upper-case hex,
