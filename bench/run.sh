@@ -286,6 +286,13 @@ if [ -x "$BUILD/bench/bench_reporter" ]; then
 	"$BUILD/bench/bench_reporter" --seconds "${BENCH_REPORTER_SECONDS:-10}" || echo "bench: bench_reporter failed"
 fi
 
+# the Prometheus renderer (issue 6 groundwork)
+if [ -x "$BUILD/bench/bench_prom" ]; then
+	echo
+	echo "--- Prometheus renderer (bench_prom) ---"
+	"$BUILD/bench/bench_prom" || echo "bench: bench_prom failed"
+fi
+
 ceil() {
 	v=$(val "$(grep "^result name=$1 " "$RESULTS" | head -1)" spans_per_s)
 	echo "${v:-0}"

@@ -4,6 +4,7 @@
 #include "admin.h"
 
 #include <stdio.h>
+#include <time.h>
 
 #include "../model/buf.h"
 
@@ -32,18 +33,55 @@ static void handle_vars(struct mx_http_req *req, void *ctx)
 	mx_http_get_stats(a->http, &hs);
 	struct mx_buf b;
 	mx_buf_init(&b, 64 * 1024);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+	uint64_t age_s = st.oldest_arrival_ns && now_ns > st.oldest_arrival_ns
+		? (now_ns - st.oldest_arrival_ns) / 1000000000ull : 0;
+	static const uint64_t cb[] = MX_STORE_COMMIT_BOUNDS_US;
+	static const uint64_t gb[] = MX_STORE_GROUP_BOUNDS;
 	mx_buf_printf(&b,
 		"{\"store\":{\"committed_spans\":%llu,\"committed_batches\":%llu,"
 		"\"commits\":%llu,\"commit_failures\":%llu,\"refused_busy\":%llu,"
 		"\"queue_batches\":%llu,\"queue_bytes\":%llu,\"last_commit_us\":%llu,"
-		"\"map_bytes\":%llu,\"used_bytes\":%llu},"
-		"\"http\":{\"requests\":%llu,\"body_too_large\":%llu,"
-		"\"budget_refused\":%llu,\"inflight\":%llu},\"receivers\":{",
+		"\"map_bytes\":%llu,\"max_bytes\":%llu,\"used_bytes\":%llu,"
+		"\"file_bytes\":%llu,\"oldest_arrival_ns\":%llu,\"oldest_age_s\":%llu,"
+		"\"expired_spans\":%llu,\"evicted_spans\":%llu,\"sweeps\":%llu,"
+		"\"map_grows\":%llu,\"full_refusals\":%llu,\"commit_us_sum\":%llu,",
 		(unsigned long long)st.committed_spans, (unsigned long long)st.committed_batches,
 		(unsigned long long)st.commits, (unsigned long long)st.commit_failures,
 		(unsigned long long)st.refused_busy, (unsigned long long)st.queue_batches,
 		(unsigned long long)st.queue_bytes, (unsigned long long)st.last_commit_us,
-		(unsigned long long)st.map_size, (unsigned long long)st.used_bytes,
+		(unsigned long long)st.map_size, (unsigned long long)st.max_size,
+		(unsigned long long)st.used_bytes, (unsigned long long)st.file_bytes,
+		(unsigned long long)st.oldest_arrival_ns, (unsigned long long)age_s,
+		(unsigned long long)st.expired_spans, (unsigned long long)st.evicted_spans,
+		(unsigned long long)st.sweeps, (unsigned long long)st.map_grows,
+		(unsigned long long)st.full_refusals, (unsigned long long)st.commit_us_sum);
+	/* histograms: counts per bucket, "le" the bucket's upper bound */
+	mx_buf_puts(&b, "\"commit_us_hist\":[");
+	for (int i = 0; i < MX_STORE_COMMIT_BUCKETS; i++) {
+		if (i < MX_STORE_COMMIT_BUCKETS - 1)
+			mx_buf_printf(&b, "%s{\"le\":%llu,\"n\":%llu}", i ? "," : "",
+				      (unsigned long long)cb[i],
+				      (unsigned long long)st.commit_us_hist[i]);
+		else
+			mx_buf_printf(&b, ",{\"le\":\"+Inf\",\"n\":%llu}",
+				      (unsigned long long)st.commit_us_hist[i]);
+	}
+	mx_buf_puts(&b, "],\"group_batches_hist\":[");
+	for (int i = 0; i < MX_STORE_GROUP_BUCKETS; i++) {
+		if (i < MX_STORE_GROUP_BUCKETS - 1)
+			mx_buf_printf(&b, "%s{\"le\":%llu,\"n\":%llu}", i ? "," : "",
+				      (unsigned long long)gb[i],
+				      (unsigned long long)st.group_batches_hist[i]);
+		else
+			mx_buf_printf(&b, ",{\"le\":\"+Inf\",\"n\":%llu}",
+				      (unsigned long long)st.group_batches_hist[i]);
+	}
+	mx_buf_printf(&b, "]},"
+		"\"http\":{\"requests\":%llu,\"body_too_large\":%llu,"
+		"\"budget_refused\":%llu,\"inflight\":%llu},\"receivers\":{",
 		(unsigned long long)hs.requests, (unsigned long long)hs.body_too_large,
 		(unsigned long long)hs.budget_refused, (unsigned long long)hs.inflight);
 	for (unsigned i = 0; i < a->n_rx; i++) {

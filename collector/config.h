@@ -28,6 +28,8 @@ struct mx_config {
 	const char *jaeger_compact_addr;
 	const char *jaeger_binary_addr;
 	const char *report_addr;
+	const char *retention; /* --storage.retention as given; NULL: 72h
+				  (main.c parses it into store.retention_ns) */
 	enum mx_log_level log_level;
 	uint32_t query_max_spans;
 	uint32_t query_timeout_ms;

@@ -57,6 +57,10 @@ struct mx_search_result {
 	struct mx_batch **traces; /* each the spans of one trace (malloc'd) */
 	uint32_t n;
 	bool truncated;           /* stopped by max_candidates or deadline */
+	/* work done (for tests and benchmarks): segment records whose spans
+	 * were read, and records ruled out by their tag filter unread */
+	uint32_t segments_decoded;
+	uint32_t segments_filtered;
 };
 
 /* Runs a search. On MX_OK `out` holds the traces (free with

@@ -22,6 +22,8 @@
 #include "span_record.h"
 #include "store_int.h"
 
+#define DEFAULT_INITIAL_MAP (64ull << 20)
+
 void mx_store_config_default(struct mx_store_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -32,6 +34,8 @@ void mx_store_config_default(struct mx_store_config *cfg)
 	cfg->queue_max_bytes = 256ull << 20;
 	cfg->group_max_batches = 64;
 	cfg->group_max_ms = 10;
+	cfg->initial_size = DEFAULT_INITIAL_MAP;
+	cfg->sweep_spans = 4096;
 }
 
 int mx_store_mdb_err(int rc)
@@ -130,7 +134,8 @@ static int open_schema(struct mx_store *st, char *err, size_t errlen)
 	    (rc = mdb_dbi_open(txn, MX_DB_REMOTE, MDB_CREATE,
 			       &st->dbi_list[MX_LIST_REMOTE])) ||
 	    (rc = mdb_dbi_open(txn, MX_DB_TAG_VALUES, MDB_CREATE,
-			       &st->dbi_list[MX_LIST_TAG_VALUES])))
+			       &st->dbi_list[MX_LIST_TAG_VALUES])) ||
+	    (rc = mdb_dbi_open(txn, MX_DB_IDX_LOG, MDB_CREATE, &st->dbi_log)))
 		goto lmdb_fail;
 	st->dbi_list[MX_LIST_SERVICES] = st->dbi_svc;
 	/* the next string id follows the last one stored */
@@ -167,6 +172,9 @@ static int open_schema(struct mx_store *st, char *err, size_t errlen)
 	} else {
 		st->next_seq = mx_get_be64(k.mv_data) + 1;
 	}
+	st->used_pages = mx_store_used_pages(st, txn);
+	atomic_store(&st->st_used_bytes, st->used_pages * st->page_size);
+	atomic_store(&st->st_oldest_ns, mx_store_oldest_arrival(st, txn));
 	if ((rc = mdb_txn_commit(txn))) {
 		txn = NULL;
 		goto lmdb_fail;
@@ -179,14 +187,27 @@ lmdb_fail:
 	return mx_store_mdb_err(rc) == MX_EFULL ? MX_EFULL : MX_ESTORE;
 }
 
+/* The map starts small and grows (store_sweep.c): at max(initial_size,
+ * the data file's size), never above max_size (LMDB raises it to what the
+ * file holds when the file is larger). */
 static int open_env(struct mx_store *st, char *err, size_t errlen)
 {
 	unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
 	long pg = sysconf(_SC_PAGESIZE);
 	uint64_t page = pg > 0 ? (uint64_t)pg : 4096;
-	uint64_t size = (st->cfg.max_size + page - 1) / page * page;
+	uint64_t size = st->cfg.initial_size ? st->cfg.initial_size
+					     : DEFAULT_INITIAL_MAP;
+	char file[4096];
+	struct stat sb;
 	int dead = 0;
 	int rc;
+
+	snprintf(file, sizeof(file), "%s/data.mdb", st->path);
+	if (stat(file, &sb) == 0 && (uint64_t)sb.st_size > size)
+		size = (uint64_t)sb.st_size;
+	if (size > st->cfg.max_size)
+		size = st->cfg.max_size;
+	size = (size + page - 1) / page * page;
 
 	if (st->cfg.sync == MX_SYNC_META)
 		flags |= MDB_NOMETASYNC;
@@ -201,6 +222,15 @@ static int open_env(struct mx_store *st, char *err, size_t errlen)
 		goto fail;
 	mdb_reader_check(st->env, &dead);
 	st->max_key = (uint32_t)mdb_env_get_maxkeysize(st->env);
+	MDB_envinfo info;
+	MDB_stat ms;
+	if ((rc = mdb_env_info(st->env, &info)) || (rc = mdb_env_stat(st->env, &ms)))
+		goto fail;
+	st->page_size = ms.ms_psize;
+	st->map_size = info.me_mapsize;
+	atomic_store(&st->st_map_size, st->map_size);
+	atomic_store(&st->st_file_bytes,
+		     ((uint64_t)info.me_last_pgno + 1) * st->page_size);
 	return MX_OK;
 fail:
 	seterr(err, errlen, "store %s: %s", st->path, mdb_strerror(rc));
@@ -260,6 +290,14 @@ int mx_store_open(const struct mx_store_config *cfg, struct mx_store **out,
 		return MX_ENOMEM;
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->cv, NULL);
+	pthread_cond_init(&st->cv_sweep, NULL);
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	/* a waiting resize holds back new readers, so queries cannot
+	 * starve it */
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	st->gate_init = pthread_rwlock_init(&st->gate, &ra) == 0;
+	pthread_rwlockattr_destroy(&ra);
 	atomic_init(&st->ready, false);
 	st->cfg = *cfg;
 	st->path = strdup(cfg->path);
@@ -268,7 +306,7 @@ int mx_store_open(const struct mx_store_config *cfg, struct mx_store **out,
 	st->intern_tab = calloc(MX_STORE_INTERN_CAP, sizeof(*st->intern_tab));
 	st->intern_pool = malloc(MX_STORE_INTERN_POOL);
 	if (!st->path || !st->res_cache || !st->svc_set || !st->intern_tab ||
-	    !st->intern_pool || parse_ac_keys(st) != MX_OK) {
+	    !st->intern_pool || !st->gate_init || parse_ac_keys(st) != MX_OK) {
 		rc = MX_ENOMEM;
 		goto fail;
 	}
@@ -386,6 +424,10 @@ void mx_store_close(struct mx_store *st)
 		mx_store_svc_set_clear(st);
 	pthread_mutex_destroy(&st->mu);
 	pthread_cond_destroy(&st->cv);
+	pthread_cond_destroy(&st->cv_sweep);
+	if (st->gate_init)
+		pthread_rwlock_destroy(&st->gate);
+	free(st->log_buf);
 	free(st->svc_set);
 	free(st->intern_tab);
 	free(st->intern_pool);
@@ -406,6 +448,8 @@ void mx_store_get_stats(const struct mx_store *st, struct mx_store_stats *out)
 	memset(out, 0, sizeof(*out));
 	if (!st)
 		return;
+	/* atomics only: the environment is not touched, since the writer
+	 * may be remapping it */
 	out->committed_spans = atomic_load(&st->st_spans);
 	out->committed_batches = atomic_load(&st->st_batches);
 	out->commits = atomic_load(&st->st_commits);
@@ -414,13 +458,82 @@ void mx_store_get_stats(const struct mx_store *st, struct mx_store_stats *out)
 	out->queue_batches = atomic_load(&st->st_qbatches);
 	out->queue_bytes = atomic_load(&st->st_qbytes);
 	out->last_commit_us = atomic_load(&st->st_last_commit_us);
-	if (st->env) {
-		MDB_envinfo info;
-		MDB_stat ms;
-		if (mdb_env_info(st->env, &info) == 0 &&
-		    mdb_env_stat(st->env, &ms) == 0) {
-			out->map_size = info.me_mapsize;
-			out->used_bytes = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
-		}
+	out->map_size = atomic_load(&st->st_map_size);
+	out->max_size = st->cfg.max_size;
+	out->used_bytes = atomic_load(&st->st_used_bytes);
+	out->file_bytes = atomic_load(&st->st_file_bytes);
+	out->oldest_arrival_ns = atomic_load(&st->st_oldest_ns);
+	out->expired_spans = atomic_load(&st->st_expired);
+	out->evicted_spans = atomic_load(&st->st_evicted);
+	out->sweeps = atomic_load(&st->st_sweeps);
+	out->map_grows = atomic_load(&st->st_grows);
+	out->full_refusals = atomic_load(&st->st_full);
+	out->commit_us_sum = atomic_load(&st->st_commit_us_sum);
+	for (int i = 0; i < MX_STORE_COMMIT_BUCKETS; i++)
+		out->commit_us_hist[i] = atomic_load(&st->st_commit_hist[i]);
+	for (int i = 0; i < MX_STORE_GROUP_BUCKETS; i++)
+		out->group_batches_hist[i] = atomic_load(&st->st_group_hist[i]);
+}
+
+int mx_store_sweep(struct mx_store *st)
+{
+	if (!st)
+		return MX_EINVAL;
+	int rc = MX_OK;
+	pthread_mutex_lock(&st->mu);
+	if (!st->writer_started || st->stopping || st->writer_exited) {
+		pthread_mutex_unlock(&st->mu);
+		return MX_ESHUTDOWN;
 	}
+	uint64_t want = ++st->sweep_req;
+	pthread_cond_signal(&st->cv);
+	while (st->sweep_done < want && !st->writer_exited)
+		pthread_cond_wait(&st->cv_sweep, &st->mu);
+	if (st->sweep_done < want)
+		rc = MX_ESHUTDOWN;
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int mx_store_parse_duration(const char *s, uint64_t *ns)
+{
+	static const struct { const char *u; uint64_t mult; } units[] = {
+		{ "ns", 1ull }, { "us", 1000ull }, { "\xc2\xb5s", 1000ull },
+		{ "ms", 1000000ull }, { "s", 1000000000ull },
+		{ "m", 60ull * 1000000000ull }, { "h", 3600ull * 1000000000ull },
+		{ "d", 86400ull * 1000000000ull },
+	};
+	uint64_t total = 0;
+	if (!s || !*s || !ns)
+		return MX_EINVAL;
+	if (strcmp(s, "0") == 0) {
+		*ns = 0;
+		return MX_OK;
+	}
+	while (*s) {
+		if (*s < '0' || *s > '9')
+			return MX_EINVAL;
+		uint64_t v = 0;
+		for (; *s >= '0' && *s <= '9'; s++) {
+			if (v > (UINT64_MAX - 9) / 10)
+				return MX_EINVAL;
+			v = v * 10 + (uint64_t)(*s - '0');
+		}
+		size_t best = 0;
+		uint64_t mult = 0;
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			size_t n = strlen(units[i].u);
+			/* the longest unit that matches ("ms" before "m") */
+			if (n > best && strncmp(s, units[i].u, n) == 0) {
+				best = n;
+				mult = units[i].mult;
+			}
+		}
+		if (!best || v > UINT64_MAX / mult || total > UINT64_MAX - v * mult)
+			return MX_EINVAL;
+		total += v * mult;
+		s += best;
+	}
+	*ns = total;
+	return MX_OK;
 }

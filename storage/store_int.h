@@ -19,7 +19,7 @@
 
 #include "store.h"
 
-#define MX_STORE_SCHEMA_VERSION 2u
+#define MX_STORE_SCHEMA_VERSION 3u /* 3: tag filters in idx_svc_time records */
 
 /* database names */
 #define MX_DB_META "meta"
@@ -34,6 +34,7 @@
 #define MX_DB_OPERATIONS "operations"
 #define MX_DB_REMOTE "remote_services"
 #define MX_DB_TAG_VALUES "tag_values"
+#define MX_DB_IDX_LOG "idx_log" /* arrival order -> search index keys */
 
 #define MX_IDX_KEY_LEN 24   /* trace low 8 | trace high 8 | first seq (BE) */
 #define MX_IDX_VAL_LEN 21   /* count u32 | min start u64 | max end u64 | flags */
@@ -45,11 +46,18 @@
 #define MX_TIDX_KEY_LEN 16u
 #define MX_SIDX_KEY_LEN 20u
 #define MX_TIME_BUCKET_SHIFT 30 /* buckets of 2^30 ns (about 1.07 s) */
-#define MX_IREC_FIXED 58u       /* a record without its operation hashes */
+#define MX_IREC_FIXED 60u       /* a record without op hashes and filter */
 #define MX_IREC_MAX_OPS 64u     /* more: the record lists none (0xffff) */
 #define MX_IREC_NO_OPS 0xffffu
+#define MX_IREC_OFF_NOPS 56u    /* u16 operation hash count */
+#define MX_IREC_OFF_NFW 58u     /* u16 tag filter words (store_bloom.h) */
 #define MX_IVAL_MAX 1900u       /* value bytes (stays off overflow pages) */
 #define MX_IVAL_MAX_RECS (MX_IVAL_MAX / MX_IREC_FIXED + 1)
+
+/* idx_log: key = first sequence of the batch (BE u64) | part (BE u16);
+ * value = entries of 1 byte index (MX_IK_*), 1 byte key length, key */
+#define MX_LOG_KEY_LEN 10u
+#define MX_LOG_VAL_MAX 1900u
 
 #define MX_HASH_SEED_KEY 0x6d697864u /* resource key (db key) */
 #define MX_HASH_SEED_CHECK 0x2f5a1c3bu /* second hash, writer cache check */
@@ -198,6 +206,7 @@ struct mx_store {
 	MDB_dbi dbi_meta, dbi_res, dbi_spans, dbi_idx, dbi_svc;
 	MDB_dbi dbi_str, dbi_str_ids, dbi_isvc, dbi_itime;
 	MDB_dbi dbi_list[MX_LIST_N]; /* [MX_LIST_SERVICES] == dbi_svc */
+	MDB_dbi dbi_log;  /* idx_log (store_sweep.c) */
 	uint32_t max_key; /* LMDB's key size limit */
 	char *ac_buf;             /* copy of cfg.autocomplete_keys */
 	struct mx_str *ac_keys;   /* parsed from it */
@@ -225,10 +234,47 @@ struct mx_store {
 	uint32_t intern_pool_len;
 	uint32_t intern_used;
 
+	/* the map-size gate: read transactions hold it shared for their
+	 * whole life, the writer takes it exclusively to resize the map
+	 * (writer-preferring, so a resize is not starved by queries) */
+	pthread_rwlock_t gate;
+	bool gate_init;
+
+	/* sweep (retention, eviction) and map size; writer thread only unless
+	 * atomic (store_sweep.c) */
+	uint64_t page_size;
+	uint64_t map_size;          /* current LMDB map size */
+	uint64_t used_pages;        /* after the last commit */
+	uint64_t last_group_spans;
+	uint8_t sw_trace[16];       /* trace of the last span swept */
+	bool sw_trace_valid;
+	bool sw_more;               /* the last step stopped at its limit */
+	uint8_t *log_buf;           /* idx_log keys of the item being put */
+	size_t log_cap;
+	uint64_t sweep_req, sweep_done; /* guarded by mu; cv_sweep */
+	pthread_cond_t cv_sweep;
+	bool writer_exited;         /* guarded by mu */
+
 	/* stats */
 	atomic_uint_fast64_t st_spans, st_batches, st_commits, st_failures;
 	atomic_uint_fast64_t st_busy, st_qbatches, st_qbytes, st_last_commit_us;
+	atomic_uint_fast64_t st_map_size, st_used_bytes, st_file_bytes;
+	atomic_uint_fast64_t st_oldest_ns, st_expired, st_evicted, st_sweeps;
+	atomic_uint_fast64_t st_grows, st_full, st_commit_us_sum;
+	atomic_uint_fast64_t st_commit_hist[MX_STORE_COMMIT_BUCKETS];
+	atomic_uint_fast64_t st_group_hist[MX_STORE_GROUP_BUCKETS];
 };
+
+/* Begins a read-only transaction under the map-size gate (shared). Every
+ * reader of the store must use this pair instead of mdb_txn_begin /
+ * mdb_txn_abort, and must not begin a second one before ending the first
+ * in the same thread. Returns MX_OK with *txn set, or MX_ESTORE (the gate
+ * is not held then). */
+int mx_store_read_begin(struct mx_store *st, MDB_txn **txn);
+
+/* Ends (aborts) a transaction of mx_store_read_begin() and releases the
+ * gate. Accepts a NULL txn (does nothing). */
+void mx_store_read_end(struct mx_store *st, MDB_txn *txn);
 
 /* Encodes `batch` into a new item (spans sorted by trace id, one segment
  * per trace, the search index entries of its service and (service,
@@ -257,6 +303,10 @@ struct mx_str mx_store_remote_service(const struct mx_span *s);
  * MX_HASH_SEED_KEY). */
 uint32_t mx_store_op_hash(const char *name, uint32_t len);
 
+/* The text of the derived tag span.kind for a kind (OTLP numbering):
+ * "internal", "server", "client", "producer", "consumer"; "" otherwise. */
+const char *mx_store_kind_tag(uint8_t kind);
+
 /* Renders a scalar value as the text tag conditions compare (string as
  * is, int decimal, bool true/false, double in the shortest form that reads
  * back, non-finite NaN/Inf/-Inf). `tmp` (at least 40 bytes) holds the text
@@ -275,6 +325,61 @@ void mx_store_svc_set_clear(struct mx_store *st);
 
 /* Empties the writer's intern cache. */
 void mx_store_intern_clear(struct mx_store *st);
+
+/* The sweep and the map size (storage/store_sweep.c). */
+
+/* The store's wall clock (cfg.now_ns or CLOCK_REALTIME), Unix ns. */
+uint64_t mx_store_now(const struct mx_store *st);
+
+/* Pages in use in `txn`: the pages of every database (the free-page
+ * database and the main one included) plus the two meta pages. */
+uint64_t mx_store_used_pages(struct mx_store *st, MDB_txn *txn);
+
+/* Deletes spans from the front of `spans` (oldest arrival sequence first)
+ * with their trace_idx entries and the search index entries of their
+ * batches (found through idx_log), while the span arrived before
+ * `delete_before`, its sequence is below `stop_seq` (the spans of the
+ * group being committed are never swept) and fewer than `limit` were
+ * deleted. A deleted span
+ * counts as expired when it arrived before `expire_before`, as evicted
+ * otherwise. Sets *more when it stopped at `limit`. Returns MX_OK or the
+ * LMDB failure (MX_EFULL, MX_ESTORE). */
+int mx_store_sweep_step(struct mx_store *st, MDB_txn *txn,
+			uint64_t delete_before, uint64_t expire_before,
+			uint64_t stop_seq, uint64_t limit, uint64_t *expired,
+			uint64_t *evicted, bool *more);
+
+/* Appends the idx_log entries of an item whose first sequence is `seq0`:
+ * the keys of its idx_time / idx_svc_time entries, `keys` (each 1 byte
+ * index, 1 byte length, the key) of `len` bytes in all. */
+int mx_store_log_put(struct mx_store *st, MDB_txn *txn, uint64_t seq0,
+		     const uint8_t *keys, size_t len);
+
+/* The arrival time of the first span (0 for an empty store). */
+uint64_t mx_store_oldest_arrival(struct mx_store *st, MDB_txn *txn);
+
+/* What one maintenance pass did. */
+struct mx_store_sweep_res {
+	uint64_t expired, evicted; /* spans deleted */
+	uint64_t used_pages;       /* in the transaction afterwards */
+	uint64_t oldest_ns;        /* arrival of the first span left */
+	bool more;                 /* stopped at its limit: run again */
+};
+
+/* One maintenance pass in the writer's transaction `txn`: a retention
+ * step (spans that arrived before now - retention), then, when the pages
+ * in use pass 90 % of max_size, an eviction step (the oldest spans), both
+ * below sequence `stop_seq` (the first of the group in `txn`). Each step
+ * deletes at most max(cfg.sweep_spans, 5/4 group_spans) spans. Returns
+ * MX_OK or the LMDB failure (the transaction must be aborted). */
+int mx_store_maintain(struct mx_store *st, MDB_txn *txn, uint64_t group_spans,
+		      uint64_t stop_seq, struct mx_store_sweep_res *r);
+
+/* Doubles the map (at most to max_size) with no transaction active in the
+ * process: takes the gate exclusively. Writer thread only, with no write
+ * transaction open. Returns MX_OK, MX_EFULL (already at max_size) or
+ * MX_ESTORE. */
+int mx_store_grow(struct mx_store *st);
 
 /* Maps an LMDB return code to enum mx_err (MDB_MAP_FULL -> MX_EFULL,
  * MDB_NOTFOUND -> MX_ENOTFOUND, others MX_ESTORE). */

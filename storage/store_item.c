@@ -7,16 +7,16 @@
  * order they came), so each trace of the batch becomes one run of
  * consecutive sequence numbers and one trace_idx segment. Within a segment
  * the spans are grouped by service (and by service and span name, whose
- * hashes the service's record lists); the segment and each service group
- * become a record (earliest and latest start, shortest and longest
- * duration) of the idx_time / idx_svc_time value for the batch's (service,
- * time bucket), built here so that the writer only copies it. Resource +
- * scope records are encoded once per distinct (resource, scope) pair and
- * deduplicated by content; service and span names and the keys of the name
- * lists (services, operations, remote services, autocomplete tag values)
- * are deduplicated per batch.
- * Every lookup table is a small open-addressing table sized to the batch, so
- * a hostile batch of all-distinct names stays linear.
+ * hashes the service's record lists, with a tag filter: store_bloom.c); the
+ * segment and each service group become a record (earliest and latest
+ * start, shortest and longest duration) of the idx_time / idx_svc_time value
+ * for the batch's (service, time bucket), built here so that the writer
+ * only copies it. Resource + scope records are encoded once per distinct
+ * (resource, scope) pair and deduplicated by content; service and span
+ * names and the keys of the name lists (services, operations, remote
+ * services, autocomplete tag values) are deduplicated per batch. Every
+ * lookup table is a small open-addressing table sized to the batch, so a
+ * hostile batch of all-distinct names stays linear.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +24,7 @@
 
 #include "../model/error.h"
 #include "span_record.h"
+#include "store_bloom.h"
 #include "store_int.h"
 
 /* Open addressing table of indexes (slot = index + 1, 0 = empty). */
@@ -93,6 +94,7 @@ struct grp {
 	uint32_t op;
 	uint32_t seg;
 	struct mx_store_stat stat;
+	uint32_t bl; /* service groups: their tag filter's group in bd->bloom */
 };
 
 struct build {
@@ -107,8 +109,10 @@ struct build {
 	struct itab pair_tab, key_tab, name_tab, grp_tab, lkey_tab, op_tab;
 	struct mx_buf opk; /* (svc, op, kind) listed as operations */
 	struct mx_buf ients;
+	struct mx_bloom_build bloom; /* tag filters of the service groups */
 	uint32_t seg_no;     /* current segment */
 	uint32_t grp_first;  /* its first group */
+	uint32_t n_bl;       /* service groups so far */
 	uint32_t seq_off;    /* of the current segment */
 	uint32_t max_key;    /* key length cap */
 	uint8_t lkey[LKEY_MAX];
@@ -262,9 +266,10 @@ static void stat_add(struct mx_store_stat *g, bool first, uint64_t start,
 		g->max_dur = dur;
 }
 
-/* Adds a span to the group (current segment, svc, op), creating it. */
+/* Adds a span to the group (current segment, svc, op), creating it;
+ * *out is the group's index. */
 static int grp_add(struct build *bd, uint32_t svc, uint32_t op, uint64_t start,
-		   uint64_t dur)
+		   uint64_t dur, uint32_t *out)
 {
 	uint64_t h = int_hash(((uint64_t)bd->seg_no << 32) | svc, op);
 	uint32_t i = itab_start(&bd->grp_tab, h);
@@ -275,15 +280,18 @@ static int grp_add(struct build *bd, uint32_t svc, uint32_t op, uint64_t start,
 		struct grp *g = ref_at(&bd->grps, sizeof(*g), k);
 		if (g->svc == svc && g->op == op) {
 			stat_add(&g->stat, false, start, dur);
+			*out = k;
 			return MX_OK;
 		}
 	}
-	struct grp g = { svc, op, bd->seg_no, { 0, 0, 0, 0 } };
+	struct grp g = { svc, op, bd->seg_no, { 0, 0, 0, 0 },
+			 op == MX_STORE_NO_NAME ? bd->n_bl++ : 0 };
 	stat_add(&g.stat, true, start, dur);
 	uint32_t k = (uint32_t)(bd->grps.len / sizeof(g));
 	if (mx_buf_append(&bd->grps, &g, sizeof(g)) != MX_OK)
 		return MX_ENOMEM;
 	bd->grp_tab.slot[i] = k + 1;
+	*out = k;
 	return MX_OK;
 }
 
@@ -335,21 +343,27 @@ static int add_tag_values(struct build *bd, const struct mx_span *s)
 	return MX_OK;
 }
 
-/* Per span: its groups in the current segment and its name-list keys.
- * `svc` is the service name already cut to max_key, `svc_idx` its name
- * index, `new_svc` whether it differs from the previous span's. */
+/* Per span: its groups in the current segment (and the items of its
+ * service group's tag filter) and its name-list keys. `svc` is the service
+ * name already cut to max_key, `svc_idx` its name index, `new_svc` whether
+ * it differs from the previous span's, `res` its resource index. */
 static int index_span(struct build *bd, const struct mx_span *s,
-		      struct mx_str svc, uint32_t svc_idx, bool new_svc)
+		      struct mx_str svc, uint32_t svc_idx, bool new_svc,
+		      uint32_t res)
 {
 	uint32_t max = bd->max_key;
 	uint32_t op_len = mx_store_utf8_cut(s->name.ptr, s->name.len, max);
 	uint64_t dur = s->end_ns >= s->start_ns ? s->end_ns - s->start_ns : 0;
-	uint32_t op;
+	uint32_t op, g_svc, g_op;
 	int rc;
 
 	if ((rc = name_index(bd, s->name.ptr, op_len, false, &op)) != MX_OK ||
-	    (rc = grp_add(bd, svc_idx, MX_STORE_NO_NAME, s->start_ns, dur)) != MX_OK ||
-	    (rc = grp_add(bd, svc_idx, op, s->start_ns, dur)) != MX_OK)
+	    (rc = grp_add(bd, svc_idx, MX_STORE_NO_NAME, s->start_ns, dur,
+			  &g_svc)) != MX_OK ||
+	    (rc = grp_add(bd, svc_idx, op, s->start_ns, dur, &g_op)) != MX_OK)
+		return rc;
+	const struct grp *gs = ref_at(&bd->grps, sizeof(*gs), g_svc);
+	if ((rc = mx_bloom_add_span(&bd->bloom, gs->bl, res, s)) != MX_OK)
 		return rc;
 	if (new_svc && svc.len) {
 		memcpy(bd->lkey, svc.ptr, svc.len);
@@ -385,6 +399,8 @@ static void seg_add(struct mx_store_seg *g, const struct mx_span *s)
 
 static int seg_finish(struct build *bd, struct mx_store_seg *seg)
 {
+	if (mx_bloom_seg_finish(&bd->bloom, bd->n_bl) != MX_OK)
+		return MX_ENOMEM;
 	seg->seq_off = bd->seq_off;
 	bd->seq_off += seg->count;
 	if (mx_buf_append(&bd->segs, seg, sizeof(*seg)) != MX_OK)
@@ -408,12 +424,14 @@ struct ient_acc {
 
 /* One segment record: the segment, the statistics of the spans the entry
  * stands for and, for idx_svc_time, the hashes of their operations
- * (ophash[ops .. ops + n_ops), or n_ops == MX_IREC_NO_OPS). */
+ * (ophash[ops .. ops + n_ops), or n_ops == MX_IREC_NO_OPS) and their tag
+ * filter. */
 struct irec {
 	uint32_t seg;
 	uint32_t next; /* UINT32_MAX: last */
 	const struct mx_store_stat *stat;
 	uint32_t ops, n_ops;
+	struct mx_bloom_ref filt;
 };
 
 struct ient_build {
@@ -423,6 +441,7 @@ struct ient_build {
 	uint32_t n_rec;
 	uint32_t *ophash;
 	uint32_t n_ophash;
+	const uint8_t *fwords; /* the filters' bytes */
 	struct itab tab;
 };
 
@@ -456,7 +475,8 @@ found:;
 
 static uint32_t irec_len(const struct irec *r)
 {
-	return MX_IREC_FIXED + (r->n_ops == MX_IREC_NO_OPS ? 0 : 4 * r->n_ops);
+	return MX_IREC_FIXED + (r->n_ops == MX_IREC_NO_OPS ? 0 : 4 * r->n_ops) +
+	       8 * r->filt.words;
 }
 
 /* Writes the value record of `r` (layout in storage/SCHEMA.md). */
@@ -472,11 +492,16 @@ static void irec_put(uint8_t *p, const struct ient_build *ib,
 	mx_put_le64(p + 32, st->max_start);
 	mx_put_le64(p + 40, st->min_dur);
 	mx_put_le64(p + 48, st->max_dur);
-	p[56] = (uint8_t)r->n_ops;
-	p[57] = (uint8_t)(r->n_ops >> 8);
+	p[MX_IREC_OFF_NOPS] = (uint8_t)r->n_ops;
+	p[MX_IREC_OFF_NOPS + 1] = (uint8_t)(r->n_ops >> 8);
+	p[MX_IREC_OFF_NFW] = (uint8_t)r->filt.words;
+	p[MX_IREC_OFF_NFW + 1] = (uint8_t)(r->filt.words >> 8);
+	p += MX_IREC_FIXED;
 	if (r->n_ops != MX_IREC_NO_OPS)
-		for (uint32_t i = 0; i < r->n_ops; i++)
-			mx_put_le32(p + MX_IREC_FIXED + 4 * i, ib->ophash[r->ops + i]);
+		for (uint32_t i = 0; i < r->n_ops; i++, p += 4)
+			mx_put_le32(p, ib->ophash[r->ops + i]);
+	if (r->filt.words)
+		memcpy(p, ib->fwords + r->filt.off, 8 * (size_t)r->filt.words);
 }
 
 /* Writes the entries collected in `ib`: each chain cut in runs whose value
@@ -533,6 +558,7 @@ static int build_ients(struct build *bd)
 	uint32_t n = n_segs + n_grps;
 	int rc = MX_ENOMEM;
 	memset(&ib, 0, sizeof(ib));
+	ib.fwords = bd->bloom.words.data;
 	if (n == 0)
 		return MX_OK;
 	ib.acc = malloc((size_t)n * sizeof(*ib.acc));
@@ -542,7 +568,7 @@ static int build_ients(struct build *bd)
 		goto out;
 	/* groups are stored segment by segment: g0 .. g1 are segment i's */
 	for (uint32_t i = 0, g0 = 0; i < n_segs; i++) {
-		struct irec r = { i, 0, &segs[i].stat, 0, MX_IREC_NO_OPS };
+		struct irec r = { i, 0, &segs[i].stat, 0, MX_IREC_NO_OPS, { 0, 0 } };
 		uint32_t g1 = g0;
 		while (g1 < n_grps && grps[g1].seg == i)
 			g1++;
@@ -550,7 +576,8 @@ static int build_ients(struct build *bd)
 		for (uint32_t g = g0; g < g1; g++) {
 			if (grps[g].op != MX_STORE_NO_NAME)
 				continue;
-			r = (struct irec){ i, 0, &grps[g].stat, ib.n_ophash, 0 };
+			r = (struct irec){ i, 0, &grps[g].stat, ib.n_ophash, 0,
+					   mx_bloom_ref(&bd->bloom, grps[g].bl) };
 			for (uint32_t o = g0; o < g1; o++) {
 				if (grps[o].op == MX_STORE_NO_NAME || grps[o].svc != grps[g].svc)
 					continue;
@@ -622,7 +649,7 @@ static int encode_spans(struct build *bd, const struct sort_ent *order,
 				return rc;
 			prev_svc = svc;
 		}
-		if ((rc = index_span(bd, s, svc, svc_idx, new_svc)) != MX_OK)
+		if ((rc = index_span(bd, s, svc, svc_idx, new_svc, res)) != MX_OK)
 			return rc;
 	}
 	if (b->n_spans && (rc = seg_finish(bd, &seg)) != MX_OK)
@@ -656,6 +683,7 @@ static void build_free(struct build *bd)
 	free(bd->name_tab.slot);
 	free(bd->grp_tab.slot);
 	free(bd->lkey_tab.slot);
+	mx_bloom_build_free(&bd->bloom);
 }
 
 int mx_store_item_build(const struct mx_batch *batch,
@@ -694,7 +722,8 @@ int mx_store_item_build(const struct mx_batch *batch,
 	    itab_init(&bd.name_tab, 2 * n2) != MX_OK ||
 	    itab_init(&bd.grp_tab, 2 * n2) != MX_OK ||
 	    itab_init(&bd.op_tab, n) != MX_OK ||
-	    itab_init(&bd.lkey_tab, 4 * n2 + 64) != MX_OK)
+	    itab_init(&bd.lkey_tab, 4 * n2 + 64) != MX_OK ||
+	    mx_bloom_build_init(&bd.bloom, n) != MX_OK)
 		goto out;
 	if (mx_buf_reserve(&bd.spans, (size_t)n * sizeof(struct mx_store_span_ref)) != MX_OK)
 		goto out;

@@ -5,7 +5,7 @@
  * Each list is one LMDB database whose keys are `prefix ‖ 0x00 ‖ rest`
  * (storage/SCHEMA.md), so a list is one prefix range walked with a cursor,
  * already sorted by bytes. Everything is copied into the caller's arena
- * before the read transaction ends.
+ * before the read transaction ends (taken with mx_store_read_begin()).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +32,7 @@ static int walk(struct mx_store *st, MDB_dbi dbi, struct mx_str name,
 	memcpy(prefix, name.ptr, name.len);
 	prefix[name.len] = 0;
 	size_t plen = name.len + 1;
-	if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn))
+	if (mx_store_read_begin(st, &txn) != MX_OK)
 		return MX_ESTORE;
 	if (mdb_cursor_open(txn, dbi, &cur)) {
 		rc = MX_ESTORE;
@@ -52,7 +52,7 @@ static int walk(struct mx_store *st, MDB_dbi dbi, struct mx_str name,
 out:
 	if (cur)
 		mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
+	mx_store_read_end(st, txn);
 	return rc;
 }
 

@@ -2,9 +2,11 @@
  * store_match.c - small helpers shared by the write side (store_item.c,
  * which derives index keys and name-list keys from spans) and the read side
  * (store_search.c, which tests spans against a query): how a key is cut to
- * LMDB's key size, what a span's remote service is, and how an attribute
- * value reads as text in a tag condition. Keeping them in one place is what
- * makes a value recorded for autocomplete match the same value in a search.
+ * LMDB's key size, what a span's remote service is, how an attribute value
+ * reads as text in a tag condition and the text of the derived span.kind
+ * tag. Keeping them in one place is what makes a value recorded for
+ * autocomplete (or hashed into a tag filter) match the same value in a
+ * search.
  */
 #include <math.h>
 #include <stdio.h>
@@ -80,4 +82,11 @@ bool mx_store_value_text(const struct mx_value *v, char *tmp, size_t tmplen,
 	default:
 		return false;
 	}
+}
+
+const char *mx_store_kind_tag(uint8_t kind)
+{
+	static const char *const names[] = { "", "internal", "server", "client",
+					     "producer", "consumer" };
+	return kind < 6 ? names[kind] : "";
 }

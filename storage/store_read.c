@@ -8,6 +8,8 @@
  * batch before the read transaction ends. Exact duplicates (the same record
  * bytes apart from the arrival time, as when a client re-sends a batch whose
  * answer it lost) are kept once; resources are read once per lookup.
+ * Every read transaction is taken through mx_store_read_begin() (the
+ * map-size gate, storage/store_sweep.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -237,7 +239,7 @@ int mx_store_get_trace(struct mx_store *st, const uint8_t trace_id[16],
 	if (match_low64 && mx_id_is_zero(trace_id, 8))
 		plen = 8;
 
-	if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &lk.txn))
+	if (mx_store_read_begin(st, &lk.txn) != MX_OK)
 		return MX_ESTORE;
 	rc = collect_segments(lk.txn, st->dbi_idx, prefix, plen, &segs, &n_segs,
 			      &total);
@@ -284,7 +286,7 @@ int mx_store_get_trace(struct mx_store *st, const uint8_t trace_id[16],
 		lk.b = NULL;
 	}
 out:
-	mdb_txn_abort(lk.txn);
+	mx_store_read_end(st, lk.txn);
 	mx_batch_free(lk.b);
 	free(lk.res);
 	free(lk.dup);
@@ -307,7 +309,7 @@ int mx_store_services(struct mx_store *st, struct mx_arena *arena,
 	*n = 0;
 	if (!st || !st->env || !arena)
 		return MX_EINVAL;
-	if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn))
+	if (mx_store_read_begin(st, &txn) != MX_OK)
 		return MX_ESTORE;
 	if (mdb_stat(txn, st->dbi_svc, &ms) || mdb_cursor_open(txn, st->dbi_svc, &cur))
 		goto out;
@@ -340,6 +342,6 @@ int mx_store_services(struct mx_store *st, struct mx_arena *arena,
 out:
 	if (cur)
 		mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
+	mx_store_read_end(st, txn);
 	return rc;
 }

@@ -9,8 +9,9 @@
  * starts at the last key of the window end's bucket and walks backwards -
  * newest first - until a bucket before the window's start (the
  * approximation documented in SCHEMA.md). Each entry lists the segments of
- * one request with their start and duration ranges; a segment that cannot
- * hold a matching span is skipped on those alone, the others are
+ * one request with their start and duration ranges (and, in idx_svc_time,
+ * a tag filter, store_bloom.h); a segment that cannot hold a matching span
+ * is skipped on those alone, the others are
  * verified by reading that segment's span records in one cursor run and
  * testing each span against every condition of the query. Spans of a
  * resource with another service are skipped without being decoded.
@@ -26,6 +27,7 @@
 #include "../model/error.h"
 #include "search.h"
 #include "span_record.h"
+#include "store_bloom.h"
 #include "store_int.h"
 
 #define DEF_LIMIT 20u
@@ -53,6 +55,7 @@ struct search {
 	MDB_txn *txn;
 	MDB_cursor *spans;
 	struct mx_str service, operation; /* cut like the index keys */
+	struct mx_bloom_probe *probes;    /* per tag condition */
 	uint64_t start_min, start_max;
 	struct res_ent *res;
 	uint32_t res_used;
@@ -177,13 +180,6 @@ static int resource_for(struct search *s, uint64_t key, struct res_ent **out)
 	return MX_OK;
 }
 
-static const char *kind_name(uint8_t kind)
-{
-	static const char *const names[] = { "", "internal", "server", "client",
-					     "producer", "consumer" };
-	return kind < 6 ? names[kind] : "";
-}
-
 /* True when an attribute of `a` named `key` reads as `value`. */
 static bool attrs_eq(const struct mx_attrs *a, struct mx_str key,
 		     struct mx_str value)
@@ -227,7 +223,7 @@ static bool derived_eq(const struct mx_span *sp, struct mx_str key,
 		return (sp->status_code == MX_STATUS_ERROR && str_is(value, "ERROR")) ||
 		       (sp->status_code == MX_STATUS_OK && str_is(value, "OK"));
 	if (str_is(key, "span.kind"))
-		return sp->kind != MX_KIND_UNSPECIFIED && str_is(value, kind_name(sp->kind));
+		return sp->kind != MX_KIND_UNSPECIFIED && str_is(value, mx_store_kind_tag(sp->kind));
 	return false;
 }
 
@@ -337,7 +333,6 @@ static int lookup_id(struct search *s, struct mx_str name, uint32_t *id,
 	return MX_OK;
 }
 
-/* Scans the chosen index newest first and collects the matching traces. */
 /* Finds the records of an index value: offs[0 .. *n) (in arrival order).
  * Returns MX_ESTORE when the value is malformed. */
 static int parse_value(const uint8_t *vp, size_t len, uint32_t *offs, uint32_t *n)
@@ -351,11 +346,16 @@ static int parse_value(const uint8_t *vp, size_t len, uint32_t *offs, uint32_t *
 	for (uint32_t i = 0; i < cnt; i++) {
 		if (len - off < MX_IREC_FIXED)
 			return MX_ESTORE;
-		uint32_t n_ops = (uint32_t)vp[off + 56] | (uint32_t)vp[off + 57] << 8;
-		size_t rlen = MX_IREC_FIXED +
-			      (n_ops == MX_IREC_NO_OPS ? 0 : 4 * (size_t)n_ops);
-		if (n_ops != MX_IREC_NO_OPS && n_ops > MX_IREC_MAX_OPS)
+		const uint8_t *r = vp + off;
+		uint32_t n_ops = (uint32_t)r[MX_IREC_OFF_NOPS] |
+				 (uint32_t)r[MX_IREC_OFF_NOPS + 1] << 8;
+		uint32_t n_fw = (uint32_t)r[MX_IREC_OFF_NFW] |
+				(uint32_t)r[MX_IREC_OFF_NFW + 1] << 8;
+		if ((n_ops != MX_IREC_NO_OPS && n_ops > MX_IREC_MAX_OPS) ||
+		    n_fw > MX_BLOOM_MAX_WORDS || (n_fw & (n_fw - 1)) != 0)
 			return MX_ESTORE;
+		size_t rlen = MX_IREC_FIXED + 8 * (size_t)n_fw +
+			      (n_ops == MX_IREC_NO_OPS ? 0 : 4 * (size_t)n_ops);
 		if (len - off < rlen)
 			return MX_ESTORE;
 		offs[i] = (uint32_t)off;
@@ -365,10 +365,15 @@ static int parse_value(const uint8_t *vp, size_t len, uint32_t *offs, uint32_t *
 	return off == len ? MX_OK : MX_ESTORE;
 }
 
+static uint32_t record_n_ops(const uint8_t *r)
+{
+	return (uint32_t)r[MX_IREC_OFF_NOPS] | (uint32_t)r[MX_IREC_OFF_NOPS + 1] << 8;
+}
+
 /* False when a record lists its operations and `op` is not among them. */
 static bool record_has_op(const uint8_t *r, uint32_t op)
 {
-	uint32_t n_ops = (uint32_t)r[56] | (uint32_t)r[57] << 8;
+	uint32_t n_ops = record_n_ops(r);
 	if (n_ops == MX_IREC_NO_OPS)
 		return true;
 	for (uint32_t i = 0; i < n_ops; i++)
@@ -377,8 +382,18 @@ static bool record_has_op(const uint8_t *r, uint32_t op)
 	return false;
 }
 
+/* False when the record's tag filter rules out a tag condition (parsed by
+ * parse_value(), so its length is known to be in the value). */
+static bool record_tags_maybe(const struct search *s, const uint8_t *r)
+{
+	uint32_t n_ops = record_n_ops(r);
+	uint32_t n_fw = (uint32_t)r[MX_IREC_OFF_NFW] | (uint32_t)r[MX_IREC_OFF_NFW + 1] << 8;
+	const uint8_t *f = r + MX_IREC_FIXED + (n_ops == MX_IREC_NO_OPS ? 0 : 4 * n_ops);
+	return mx_bloom_maybe(f, n_fw, mx_bloom_salt(r + 8), s->probes, s->q->n_tags);
+}
+
 /* Scans the chosen index newest first and collects the matching traces. */
-static int scan(struct search *s, bool *truncated)
+static int scan(struct search *s, struct mx_search_result *res)
 {
 	const struct mx_search_query *q = s->q;
 	uint8_t key[MX_SIDX_KEY_LEN];
@@ -435,7 +450,7 @@ static int scan(struct search *s, bool *truncated)
 			if (seen >= max_cand ||
 			    (q->deadline_ns && seen % DEADLINE_EVERY == 0 &&
 			     mono_ns() >= q->deadline_ns)) {
-				*truncated = true;
+				res->truncated = true;
 				stop = true;
 				break;
 			}
@@ -447,6 +462,11 @@ static int scan(struct search *s, bool *truncated)
 			    (q->max_duration_ns && mx_get_le64(r + 40) > q->max_duration_ns) ||
 			    (by_op && !record_has_op(r, op)) || hit_seen(s, tid))
 				continue;
+			if (s->probes && !record_tags_maybe(s, r)) {
+				res->segments_filtered++;
+				continue;
+			}
+			res->segments_decoded++;
 			bool hit;
 			rc = verify_segment(s, first + mx_get_le32(r), mx_get_le32(r + 4),
 					    &hit);
@@ -523,10 +543,14 @@ int mx_store_search(struct mx_store *st, const struct mx_search_query *q,
 	mx_arena_init(&s.res_arena, RES_ARENA);
 	mx_arena_init(&s.span_arena, SPAN_ARENA);
 	s.res = calloc(RES_SLOTS, sizeof(*s.res));
-	if (!s.res) {
+	if (q->n_tags)
+		s.probes = calloc(q->n_tags, sizeof(*s.probes));
+	if (!s.res || (q->n_tags && !s.probes)) {
 		rc = MX_ENOMEM;
 		goto out;
 	}
+	for (uint32_t i = 0; i < q->n_tags; i++)
+		mx_bloom_probe_init(&s.probes[i], &q->tags[i]);
 	if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &s.txn)) {
 		rc = MX_ESTORE;
 		goto out;
@@ -535,7 +559,7 @@ int mx_store_search(struct mx_store *st, const struct mx_search_query *q,
 		rc = MX_ESTORE;
 		goto out;
 	}
-	rc = scan(&s, &out->truncated);
+	rc = scan(&s, out);
 	mdb_cursor_close(s.spans);
 	s.spans = NULL;
 	mdb_txn_abort(s.txn);
@@ -550,6 +574,7 @@ out:
 	if (rc != MX_OK)
 		mx_search_result_free(out);
 	free(s.res);
+	free(s.probes);
 	free(s.hits);
 	free(s.set);
 	mx_arena_free(&s.res_arena);

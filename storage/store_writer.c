@@ -14,6 +14,15 @@
  * form the next group, which is what makes commits larger under load. After
  * the commit it calls every item's callback with the outcome and frees the
  * items. The loop allocates nothing per span.
+ *
+ * Each item also appends its index keys to idx_log, and each group's
+ * transaction ends with a maintenance pass (retention, eviction above the
+ * high-water mark; store_sweep.c). A group that finds the map full is put
+ * again after the map grew, readers were waited out or the oldest data was
+ * evicted; only then are its batches answered MX_EFULL. With no batch
+ * queued the writer still runs maintenance passes: once a second while
+ * retention is on, back to back while a pass stopped at its limit, and
+ * when mx_store_sweep() asks.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -215,10 +224,12 @@ static int put_segment(struct mx_store *st, MDB_txn *txn,
 	return MX_OK;
 }
 
-/* One search index entry; its value was built by the submitter. */
+/* One search index entry; its value was built by the submitter. Its key
+ * is also appended to `log` (1 byte index, 1 byte length, key) for the
+ * sweep's idx_log. */
 static int put_ient(struct mx_store *st, MDB_txn *txn,
 		    const struct mx_store_item *it, const struct mx_store_ient *e,
-		    uint64_t seq0)
+		    uint64_t seq0, uint8_t *log)
 {
 	uint8_t kb[MX_SIDX_KEY_LEN];
 	uint8_t *p = kb;
@@ -232,8 +243,27 @@ static int put_ient(struct mx_store *st, MDB_txn *txn,
 	mx_put_be64(p + 8, seq0 + e->seq_off);
 	MDB_val k = { (size_t)(p + 16 - kb), kb };
 	MDB_val v = { e->val_len, it->data + e->val_off };
+	log[0] = e->kind;
+	log[1] = (uint8_t)k.mv_size;
+	memcpy(log + 2, kb, k.mv_size);
 	int rc = mdb_put(txn, dbi, &k, &v, 0);
 	return rc ? mx_store_mdb_err(rc) : MX_OK;
+}
+
+#define LOG_ENT_MAX (2u + MX_SIDX_KEY_LEN)
+
+/* Room for the idx_log keys of an item. */
+static int log_reserve(struct mx_store *st, uint32_t n_ients)
+{
+	size_t need = (size_t)n_ients * LOG_ENT_MAX;
+	if (need <= st->log_cap)
+		return MX_OK;
+	uint8_t *p = realloc(st->log_buf, need);
+	if (!p)
+		return MX_ENOMEM;
+	st->log_buf = p;
+	st->log_cap = need;
+	return MX_OK;
 }
 
 static int put_item(struct mx_store *st, MDB_txn *txn,
@@ -274,9 +304,22 @@ static int put_item(struct mx_store *st, MDB_txn *txn,
 		if (rc != MX_OK)
 			return rc;
 	}
-	for (uint32_t i = 0; i < it->n_ients; i++)
-		if ((rc = put_ient(st, txn, it, &it->ients[i], st->next_seq)) != MX_OK)
+	if (it->n_ients) {
+		if ((rc = log_reserve(st, it->n_ients)) != MX_OK)
 			return rc;
+		uint8_t *log = st->log_buf;
+		for (uint32_t i = 0; i < it->n_ients; i++) {
+			rc = put_ient(st, txn, it, &it->ients[i], st->next_seq, log);
+			if (rc != MX_OK)
+				return rc;
+			log += 2u + log[1];
+		}
+		if (it->n_spans)
+			rc = mx_store_log_put(st, txn, st->next_seq, st->log_buf,
+					      (size_t)(log - st->log_buf));
+		if (rc != MX_OK)
+			return rc;
+	}
 	st->next_seq = seq;
 
 	uint8_t tb[8];
@@ -311,12 +354,153 @@ static struct mx_store_item *pop(struct mx_store *st)
 	return it;
 }
 
-/* One transaction: collects, commits, answers. */
+/* Forgets what the caches learnt in a transaction that was aborted. */
+static void rollback(struct mx_store *st, uint64_t seq0, uint32_t str0)
+{
+	st->next_seq = seq0;
+	st->next_string_id = str0;
+	memset(st->res_cache, 0, MX_STORE_RES_CACHE * sizeof(*st->res_cache));
+	mx_store_svc_set_clear(st);
+	mx_store_intern_clear(st);
+	st->sw_trace_valid = false;
+}
+
+static void hist_add(atomic_uint_fast64_t *h, const uint64_t *bounds, int nb,
+		     uint64_t v)
+{
+	int i = 0;
+	while (i < nb - 1 && v > bounds[i])
+		i++;
+	atomic_fetch_add(&h[i], 1);
+}
+
+/* After a commit: publishes the sweep's outcome and the sizes, and grows
+ * the map ahead of need (no transaction is open here). */
+static void after_commit(struct mx_store *st, const struct mx_store_sweep_res *sr)
+{
+	MDB_envinfo info;
+	st->used_pages = sr->used_pages;
+	atomic_store(&st->st_used_bytes, sr->used_pages * st->page_size);
+	atomic_store(&st->st_oldest_ns, sr->oldest_ns);
+	if (sr->expired || sr->evicted) {
+		atomic_fetch_add(&st->st_expired, sr->expired);
+		atomic_fetch_add(&st->st_evicted, sr->evicted);
+		atomic_fetch_add(&st->st_sweeps, 1);
+	}
+	st->sw_more = sr->more;
+	if (mdb_env_info(st->env, &info) == MDB_SUCCESS) {
+		uint64_t file = ((uint64_t)info.me_last_pgno + 1) * st->page_size;
+		atomic_store(&st->st_file_bytes, file);
+		/* three quarters of the map written: double it now rather
+		 * than fail a group later */
+		if (file / 3 >= st->map_size / 4)
+			mx_store_grow(st);
+	}
+}
+
+/* Deletes the oldest spans in a transaction of its own (the map is full
+ * and at max_size). Returns MX_OK when something was deleted. */
+static int evict_txn(struct mx_store *st, uint64_t limit)
+{
+	struct mx_store_sweep_res sr;
+	MDB_txn *txn = NULL;
+	uint64_t cutoff = 0, now = mx_store_now(st);
+	bool more;
+	int rc;
+	memset(&sr, 0, sizeof(sr));
+	if (st->cfg.retention_ns && now > st->cfg.retention_ns)
+		cutoff = now - st->cfg.retention_ns;
+	if (mdb_txn_begin(st->env, NULL, 0, &txn))
+		return MX_ESTORE;
+	rc = mx_store_sweep_step(st, txn, UINT64_MAX, cutoff, UINT64_MAX, limit,
+				 &sr.expired, &sr.evicted, &more);
+	if (rc == MX_OK && !sr.expired && !sr.evicted)
+		rc = MX_EFULL; /* nothing left to evict */
+	if (rc != MX_OK) {
+		mdb_txn_abort(txn);
+		st->sw_trace_valid = false;
+		return rc;
+	}
+	sr.used_pages = mx_store_used_pages(st, txn);
+	sr.oldest_ns = mx_store_oldest_arrival(st, txn);
+	sr.more = true; /* see whether the next pass finds more to do */
+	if ((rc = mdb_txn_commit(txn))) {
+		st->sw_trace_valid = false;
+		return mx_store_mdb_err(rc);
+	}
+	after_commit(st, &sr);
+	return MX_OK;
+}
+
+/* Waits until every read transaction open in this process has ended
+ * (new ones wait meanwhile): pages they kept from reuse become free. */
+static void drain_readers(struct mx_store *st)
+{
+	if (pthread_rwlock_wrlock(&st->gate) == 0)
+		pthread_rwlock_unlock(&st->gate);
+}
+
+/* Makes room after a group found the map full (`attempt` counts from 0):
+ * doubles the map while under max_size. At max_size, a full map with few
+ * pages in use means read transactions keep freed pages from reuse: the
+ * first attempt only waits for them to end. Otherwise the oldest data is
+ * evicted in two transactions (LMDB reuses the pages a transaction freed
+ * only two transactions later), then readers are waited for. */
+static int make_room(struct mx_store *st, uint64_t spans, int attempt)
+{
+	if (mx_store_grow(st) == MX_OK)
+		return MX_OK;
+	uint64_t high = st->cfg.max_size / 100 * 90 / st->page_size;
+	if (attempt == 0 && st->used_pages <= high) {
+		drain_readers(st);
+		return MX_OK;
+	}
+	uint64_t half = spans < 32 ? 32 : spans;
+	int rc = evict_txn(st, half);
+	if (rc == MX_EFULL)
+		rc = evict_txn(st, 16); /* deleting needs pages too */
+	if (rc == MX_OK && evict_txn(st, half) == MX_EFULL)
+		evict_txn(st, 16);
+	drain_readers(st);
+	return rc;
+}
+
+/* Puts the items of a group again in a new transaction and commits. */
+static int replay(struct mx_store *st, struct mx_store_item **group,
+		  uint32_t n, uint64_t spans, uint64_t now,
+		  struct mx_store_sweep_res *sr)
+{
+	uint64_t seq0 = st->next_seq;
+	MDB_txn *txn = NULL;
+	int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+	int status = rc ? mx_store_mdb_err(rc) : MX_OK;
+	for (uint32_t i = 0; i < n && status == MX_OK; i++)
+		status = put_item(st, txn, group[i], now);
+	if (status == MX_OK)
+		status = mx_store_maintain(st, txn, spans, seq0, sr);
+	if (status == MX_OK) {
+		rc = mdb_txn_commit(txn);
+		status = rc ? mx_store_mdb_err(rc) : MX_OK;
+	} else if (txn) {
+		mdb_txn_abort(txn);
+	}
+	return status;
+}
+
+#define FULL_RETRIES 8
+
+/* One transaction: collects, runs a maintenance pass, commits, answers.
+ * A group that finds the map full is put again after the map grew or the
+ * oldest data was evicted; its batches are answered MX_EFULL only when
+ * that fails FULL_RETRIES times. */
 static void run_group(struct mx_store *st, struct mx_store_item **group,
 		      uint32_t max)
 {
+	static const uint64_t commit_bounds[] = MX_STORE_COMMIT_BOUNDS_US;
+	static const uint64_t group_bounds[] = MX_STORE_GROUP_BOUNDS;
+	struct mx_store_sweep_res sr;
 	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
-	uint64_t now = clock_ns(CLOCK_REALTIME);
+	uint64_t now = mx_store_now(st);
 	uint64_t limit_ns = (uint64_t)st->cfg.group_max_ms * 1000000ull;
 	uint64_t seq0 = st->next_seq, bytes = 0, spans = 0;
 	uint32_t str0 = st->next_string_id;
@@ -325,6 +509,7 @@ static void run_group(struct mx_store *st, struct mx_store_item **group,
 	int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
 	int status = rc ? mx_store_mdb_err(rc) : MX_OK;
 
+	memset(&sr, 0, sizeof(sr));
 	while (n < max) {
 		struct mx_store_item *it = pop(st);
 		if (!it)
@@ -339,29 +524,41 @@ static void run_group(struct mx_store *st, struct mx_store_item **group,
 		    clock_ns(CLOCK_MONOTONIC) - t0 >= limit_ns)
 			break;
 	}
+	if (status == MX_OK)
+		status = mx_store_maintain(st, txn, spans, seq0, &sr);
 	if (txn) {
 		if (status == MX_OK) {
 			rc = mdb_txn_commit(txn);
 			if (rc)
-				status = mx_store_mdb_err(rc) == MX_EFULL ? MX_EFULL
-									 : MX_ESTORE;
+				status = mx_store_mdb_err(rc);
 		} else {
 			mdb_txn_abort(txn);
 		}
 	}
+	for (int i = 0; status == MX_EFULL && i < FULL_RETRIES; i++) {
+		rollback(st, seq0, str0);
+		if (make_room(st, spans, i) != MX_OK)
+			break;
+		memset(&sr, 0, sizeof(sr));
+		status = replay(st, group, n, spans, now, &sr);
+	}
 	if (status == MX_OK) {
+		uint64_t us = (clock_ns(CLOCK_MONOTONIC) - t0) / 1000;
 		atomic_fetch_add(&st->st_spans, spans);
 		atomic_fetch_add(&st->st_batches, n);
 		atomic_fetch_add(&st->st_commits, 1);
+		atomic_fetch_add(&st->st_commit_us_sum, us);
+		hist_add(st->st_commit_hist, commit_bounds, MX_STORE_COMMIT_BUCKETS, us);
+		hist_add(st->st_group_hist, group_bounds, MX_STORE_GROUP_BUCKETS, n);
+		st->last_group_spans = spans;
+		after_commit(st, &sr);
 	} else {
 		/* nothing of the group is stored: forget what the caches learnt */
-		st->next_seq = seq0;
-		st->next_string_id = str0;
-		memset(st->res_cache, 0, MX_STORE_RES_CACHE * sizeof(*st->res_cache));
-		mx_store_svc_set_clear(st);
-		mx_store_intern_clear(st);
+		rollback(st, seq0, str0);
 		atomic_fetch_add(&st->st_failures, 1);
-		if (status != MX_EFULL)
+		if (status == MX_EFULL)
+			atomic_fetch_add(&st->st_full, 1);
+		else
 			status = MX_ESTORE;
 	}
 	atomic_store(&st->st_last_commit_us,
@@ -383,6 +580,43 @@ static void run_group(struct mx_store *st, struct mx_store_item **group,
 	}
 }
 
+/* A maintenance pass in a transaction of its own (no batch queued). */
+static void maintain_idle(struct mx_store *st)
+{
+	struct mx_store_sweep_res sr;
+	MDB_txn *txn = NULL;
+	int dead = 0;
+	/* reader slots of a crashed process (a killed backup) would keep
+	 * freed pages from reuse */
+	mdb_reader_check(st->env, &dead);
+	if (mdb_txn_begin(st->env, NULL, 0, &txn)) {
+		st->sw_more = false;
+		return;
+	}
+	int rc = mx_store_maintain(st, txn, st->last_group_spans, UINT64_MAX, &sr);
+	if (rc == MX_OK && (sr.expired || sr.evicted)) {
+		rc = mdb_txn_commit(txn);
+		if (rc == MDB_SUCCESS) {
+			after_commit(st, &sr);
+			return;
+		}
+		rc = mx_store_mdb_err(rc);
+	} else {
+		mdb_txn_abort(txn);
+		if (rc == MX_OK) {
+			st->sw_more = false;
+			atomic_store(&st->st_oldest_ns, sr.oldest_ns);
+			return;
+		}
+	}
+	/* deleting found the map full: grow it when possible, else try
+	 * again at the next tick */
+	st->sw_trace_valid = false;
+	st->sw_more = rc == MX_EFULL && mx_store_grow(st) == MX_OK;
+}
+
+#define TICK_MS 1000 /* retention is checked at least this often */
+
 void *mx_store_writer_main(void *arg)
 {
 	struct mx_store *st = arg;
@@ -395,16 +629,43 @@ void *mx_store_writer_main(void *arg)
 		group = one;
 		max = 1;
 	}
+	st->sw_more = true; /* a first pass: the store may hold expired data */
 	for (;;) {
+		struct timespec dl;
+		bool tick = false;
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_sec += TICK_MS / 1000;
 		pthread_mutex_lock(&st->mu);
-		while (!st->head && !st->stopping)
-			pthread_cond_wait(&st->cv, &st->mu);
+		while (!st->head && !st->stopping && !st->sw_more &&
+		       st->sweep_req == st->sweep_done && !tick) {
+			if (st->cfg.retention_ns)
+				tick = pthread_cond_timedwait(&st->cv, &st->mu, &dl) != 0;
+			else
+				pthread_cond_wait(&st->cv, &st->mu);
+		}
 		bool work = st->head != NULL;
+		bool stop = st->stopping;
+		uint64_t req = st->sweep_req;
 		pthread_mutex_unlock(&st->mu);
-		if (!work)
+		if (work)
+			run_group(st, group, max);
+		else if (stop)
 			break;
-		run_group(st, group, max);
+		else
+			maintain_idle(st);
+		if (!st->sw_more) {
+			pthread_mutex_lock(&st->mu);
+			if (st->sweep_done < req) {
+				st->sweep_done = req;
+				pthread_cond_broadcast(&st->cv_sweep);
+			}
+			pthread_mutex_unlock(&st->mu);
+		}
 	}
+	pthread_mutex_lock(&st->mu);
+	st->writer_exited = true;
+	pthread_cond_broadcast(&st->cv_sweep);
+	pthread_mutex_unlock(&st->mu);
 	if (group != one)
 		free(group);
 	return NULL;
