@@ -25,7 +25,7 @@ struct flag {
 
 static const struct flag flags[] = {
 	{ "storage.path", F_STR, OFF(store.path), "./data", "Directory of the LMDB store (created if missing)." },
-	{ "storage.max-size", F_SIZE, OFF(store.max_size), "8GiB", "Largest size of the store (LMDB map size)." },
+	{ "storage.max-size", F_SIZE, OFF(store.max_size), "8GiB", "Largest size of the store; the LMDB map grows up to it, and past ~90 % the oldest data is evicted." },
 	{ "storage.sync", F_SYNC, OFF(store.sync), "full", "Commit durability: full (survives power loss), meta, none (survives a process crash only)." },
 	{ "storage.queue-batches", F_U32, OFF(store.queue_max_batches), "1024", "Writer queue bound in batches; past it ingest answers 429." },
 	{ "storage.group-batches", F_U32, OFF(store.group_max_batches), "64", "Most batches committed in one transaction." },

@@ -551,7 +551,7 @@ int mx_store_search(struct mx_store *st, const struct mx_search_query *q,
 	}
 	for (uint32_t i = 0; i < q->n_tags; i++)
 		mx_bloom_probe_init(&s.probes[i], &q->tags[i]);
-	if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &s.txn)) {
+	if (mx_store_read_begin(st, &s.txn) != MX_OK) { /* the map gate */
 		rc = MX_ESTORE;
 		goto out;
 	}
@@ -562,15 +562,14 @@ int mx_store_search(struct mx_store *st, const struct mx_search_query *q,
 	rc = scan(&s, out);
 	mdb_cursor_close(s.spans);
 	s.spans = NULL;
-	mdb_txn_abort(s.txn);
+	mx_store_read_end(st, s.txn);
 	s.txn = NULL;
 	if (rc == MX_OK)
 		rc = fetch(&s, out);
 out:
 	if (s.spans)
 		mdb_cursor_close(s.spans);
-	if (s.txn)
-		mdb_txn_abort(s.txn);
+	mx_store_read_end(st, s.txn);
 	if (rc != MX_OK)
 		mx_search_result_free(out);
 	free(s.res);

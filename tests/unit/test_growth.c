@@ -121,17 +121,38 @@ static void test_growth_keeps_data(void **state)
 	}
 }
 
+static double secs_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
 static void test_evict_past_max(void **state)
 {
 	struct fixture *f = *state;
 	f->cfg.max_size = 8u << 20;
 	f->cfg.initial_size = 2u << 20;
 	open_store(f, f->dir, &f->st);
-	/* about 50 MiB through an 8 MiB store: every batch is accepted */
-	uint64_t end = ingest(f, 1, 600, 20, 4);
+	/* about 50 MiB through an 8 MiB store: every batch is accepted, and
+	 * the rate stays steady: a batch of the last 200 (evicting all
+	 * along) takes at most 4 times as long as one of the first 50 (no
+	 * eviction yet), plus slack for a shared machine */
+	struct timespec t0, t1, t2, t3;
+	struct mx_store_stats s;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uint64_t end = ingest(f, 1, 50, 20, 4);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	mx_store_get_stats(f->st, &s);
+	assert_true(s.evicted_spans == 0);
+	end = ingest(f, end, 350, 20, 4);
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	end = ingest(f, end, 200, 20, 4);
+	clock_gettime(CLOCK_MONOTONIC, &t3);
 	assert_int_equal(f->acks->n_ok, 600);
 	assert_int_equal(f->acks->n_full, 0);
-	struct mx_store_stats s;
+	double first = secs_between(&t0, &t1) / 50, last = secs_between(&t2, &t3) / 200;
+	print_message("per batch: %.2f ms before eviction, %.2f ms evicting\n",
+		      first * 1e3, last * 1e3);
+	assert_true(last <= 4 * first + 0.0025);
 	mx_store_get_stats(f->st, &s);
 	assert_true(s.map_size == 8u << 20);
 	assert_true(s.used_bytes <= s.max_size);
