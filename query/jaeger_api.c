@@ -34,6 +34,30 @@ static void respond_buf(struct mx_http_req *req, unsigned status,
 	mx_http_respond_owned(req, status, CT_JSON, data, len, NULL);
 }
 
+/* Closes the success envelope begun in `b` with `total` and answers it
+ * (200), or answers 500 when it outgrew its cap. */
+static void respond_envelope(struct mx_http_req *req, struct mx_buf *b,
+			     uint64_t total)
+{
+	if (mx_jaeger_json_end(b, total) != MX_OK)
+		mx_jaeger_errfmt(req, 500, "response too large");
+	else
+		respond_buf(req, 200, b);
+}
+
+/* Answers the names as a success envelope: `data` the string array,
+ * `total` n (the /api/services and operation-name lists). */
+static void respond_names(struct mx_http_req *req, const struct mx_str *names,
+			  uint32_t n)
+{
+	struct mx_buf b;
+	mx_buf_init(&b, MAX_RESPONSE);
+	mx_jaeger_json_begin(&b);
+	mx_jaeger_json_strings(names, n, &b);
+	respond_envelope(req, &b, n);
+	mx_buf_free(&b);
+}
+
 void mx_jaeger_errfmt(struct mx_http_req *req, unsigned status,
 		      const char *msg)
 {
@@ -55,10 +79,8 @@ static void handle_services(struct mx_http_req *req, void *ctx_v)
 	struct mx_arena arena;
 	struct mx_str *names = NULL;
 	uint32_t n = 0;
-	struct mx_buf b;
 
 	mx_arena_init(&arena, SERVICES_ARENA);
-	mx_buf_init(&b, MAX_RESPONSE);
 	if (!ctx->store) {
 		mx_jaeger_errfmt(req, 503, "store not available");
 		goto out;
@@ -71,15 +93,8 @@ static void handle_services(struct mx_http_req *req, void *ctx_v)
 		mx_jaeger_errfmt(req, 500, msg);
 		goto out;
 	}
-	mx_jaeger_json_begin(&b);
-	mx_jaeger_json_strings(names, n, &b);
-	if (mx_jaeger_json_end(&b, n) != MX_OK) {
-		mx_jaeger_errfmt(req, 500, "response too large");
-		goto out;
-	}
-	respond_buf(req, 200, &b);
+	respond_names(req, names, n);
 out:
-	mx_buf_free(&b);
 	mx_arena_free(&arena);
 }
 
@@ -138,14 +153,10 @@ static void handle_trace(struct mx_http_req *req, void *ctx_v)
 	}
 	const struct mx_batch *const one[1] = { batch };
 	mx_jaeger_json_begin(&b);
-	rc = mx_jaeger_json_encode_traces(one, 1, &b);
-	if (rc == MX_OK)
-		rc = mx_jaeger_json_end(&b, 0);
-	if (rc != MX_OK) {
+	if (mx_jaeger_json_encode_traces(one, 1, &b) != MX_OK)
 		mx_jaeger_errfmt(req, 500, "response too large");
-		goto out;
-	}
-	respond_buf(req, 200, &b);
+	else
+		respond_envelope(req, &b, 0);
 out:
 	mx_batch_free(batch);
 	mx_buf_free(&b);
@@ -216,10 +227,8 @@ static void handle_service_ops(struct mx_http_req *req, void *ctx_v)
 	struct mx_operation *ops = NULL;
 	struct mx_str *names = NULL;
 	uint32_t n = 0, u = 0;
-	struct mx_buf b;
 
 	mx_arena_init(&arena, SERVICES_ARENA);
-	mx_buf_init(&b, MAX_RESPONSE);
 	/* MHD hands the path already URL-unescaped; a service may hold '/' */
 	const char *path = mx_http_path(req);
 	size_t len = path ? strlen(path) : 0;
@@ -240,15 +249,8 @@ static void handle_service_ops(struct mx_http_req *req, void *ctx_v)
 		if (u == 0 || !mx_str_eq(names[u - 1], ops[i].name.ptr,
 					 ops[i].name.len))
 			names[u++] = ops[i].name;
-	mx_jaeger_json_begin(&b);
-	mx_jaeger_json_strings(names, u, &b);
-	if (mx_jaeger_json_end(&b, u) != MX_OK) {
-		mx_jaeger_errfmt(req, 500, "response too large");
-		goto out;
-	}
-	respond_buf(req, 200, &b);
+	respond_names(req, names, u);
 out:
-	mx_buf_free(&b);
 	mx_arena_free(&arena);
 }
 
@@ -288,11 +290,7 @@ static void handle_operations(struct mx_http_req *req, void *ctx_v)
 			      kind_text(ops[i].kind));
 	}
 	mx_buf_putc(&b, ']');
-	if (mx_jaeger_json_end(&b, n) != MX_OK) {
-		mx_jaeger_errfmt(req, 500, "response too large");
-		goto out;
-	}
-	respond_buf(req, 200, &b);
+	respond_envelope(req, &b, n);
 out:
 	mx_buf_free(&b);
 	mx_arena_free(&arena);

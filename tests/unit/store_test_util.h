@@ -1,9 +1,12 @@
 /*
- * store_test_util.h - helpers of the store lifetime tests (test_retention.c,
- * test_growth.c): temp directories, commit acknowledgements waited for
- * with a bound, an injectable clock, batches of numbered traces whose
- * spans can be checked after reading them back, and raw entry counts of
- * the store's databases (read with LMDB directly, store closed).
+ * store_test_util.h - helpers of the unit tests that run a real store
+ * (test_store.c, test_search.c, test_search_filter.c, test_retention.c,
+ * test_growth.c): temp directories, a store fixture (temp directory,
+ * config, store), commit acknowledgements waited for with a bound, an
+ * injectable clock, batches of numbered traces whose spans can be checked
+ * after reading them back, and raw entry counts of the store's databases
+ * (read with LMDB directly, store closed). All helpers are static, so each
+ * test binary gets its own copy.
  */
 #ifndef MX_STORE_TEST_UTIL_H
 #define MX_STORE_TEST_UTIL_H
@@ -11,8 +14,11 @@
 #include <dirent.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +26,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include "model/error.h"
 #include "model/span.h"
@@ -52,6 +60,63 @@ static inline void tu_rm_rf(const char *dir)
 	rmdir(dir);
 }
 
+/* A string view of a C string (not copied). */
+static inline struct mx_str tu_cstr(const char *s)
+{
+	return (struct mx_str){ s, (uint32_t)strlen(s) };
+}
+
+/* ------------------------------------------------------------ fixture */
+
+/* A temporary directory, the store config pointing at it, the store. */
+struct tu_fixture {
+	char dir[64];
+	struct mx_store_config cfg;
+	struct mx_store *st;
+};
+
+/* A fixture in a new directory made from the mkdtemp template `tmpl`
+ * (shorter than 64 bytes), the default config with a 64 MiB map; the
+ * store is not opened. NULL on failure. */
+static inline struct tu_fixture *tu_fixture_new(const char *tmpl)
+{
+	struct tu_fixture *f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	if (strlen(tmpl) >= sizeof(f->dir)) {
+		free(f);
+		return NULL;
+	}
+	strcpy(f->dir, tmpl);
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return NULL;
+	}
+	mx_store_config_default(&f->cfg);
+	f->cfg.path = f->dir;
+	f->cfg.max_size = 64u << 20;
+	return f;
+}
+
+/* Closes the store, removes the directory, frees; accepts NULL. */
+static inline void tu_fixture_free(struct tu_fixture *f)
+{
+	if (!f)
+		return;
+	mx_store_close(f->st);
+	tu_rm_rf(f->dir);
+	free(f);
+}
+
+/* Opens f->st with f->cfg; fails the test (with the error) if it can't. */
+static inline void tu_open_store(struct tu_fixture *f)
+{
+	char err[256] = "";
+	int rc = mx_store_open(&f->cfg, &f->st, err, sizeof(err));
+	if (rc != MX_OK)
+		fail_msg("open: %s (%s)", mx_strerror(rc), err);
+}
+
 /* ------------------------------------------------------------ clock */
 
 static _Atomic uint64_t tu_now;
@@ -63,12 +128,17 @@ static inline uint64_t tu_clock(void)
 
 /* ------------------------------------------------------------ acks */
 
+/* Counts commit callbacks; a struct tu_acks on the stack starts as
+ * TU_ACKS_INIT, one on the heap comes from tu_acks_new(). */
+
 struct tu_acks {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int n, n_ok, n_full;
 	int last_status;
 };
+
+#define TU_ACKS_INIT { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER }
 
 static inline struct tu_acks *tu_acks_new(void)
 {

@@ -17,24 +17,8 @@
  * Every check compares the exact list of traces (by t, in order) with the
  * list the condition on t gives, newest (highest t) first.
  */
-#include <dirent.h>
-#include <pthread.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
-#include "model/error.h"
-#include "model/span.h"
 #include "storage/search.h"
-#include "storage/store.h"
+#include "store_test_util.h"
 
 #define N_TRACES 60
 #define T0 1700000000000000000ull
@@ -45,80 +29,11 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static void rm_rf(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	char path[512];
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-struct acks {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int n, n_ok;
-};
-
-static void ack_cb(void *ctx, int status)
-{
-	struct acks *a = ctx;
-	pthread_mutex_lock(&a->mu);
-	a->n++;
-	if (status == MX_OK)
-		a->n_ok++;
-	pthread_cond_broadcast(&a->cv);
-	pthread_mutex_unlock(&a->mu);
-}
-
-/* Waits at most 20 s for n callbacks. */
-static bool acks_wait(struct acks *a, int n)
-{
-	struct timespec dl;
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += 20;
-	pthread_mutex_lock(&a->mu);
-	int rc = 0;
-	while (rc == 0 && a->n < n)
-		rc = pthread_cond_timedwait(&a->cv, &a->mu, &dl);
-	bool ok = a->n >= n;
-	pthread_mutex_unlock(&a->mu);
-	return ok;
-}
-
-struct fixture {
-	char dir[64];
-	struct mx_store_config cfg;
-	struct mx_store *st;
-};
-
-static void open_store(struct fixture *f)
-{
-	char err[256] = "";
-	int rc = mx_store_open(&f->cfg, &f->st, err, sizeof(err));
-	if (rc != MX_OK)
-		fail_msg("open: %s (%s)", mx_strerror(rc), err);
-}
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct tu_fixture *f = tu_fixture_new("/tmp/mixd-test-search-XXXXXX");
 	if (!f)
 		return -1;
-	strcpy(f->dir, "/tmp/mixd-test-search-XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	mx_store_config_default(&f->cfg);
-	f->cfg.path = f->dir;
-	f->cfg.max_size = 64u << 20;
 	f->cfg.sync = MX_SYNC_NONE;
 	f->cfg.autocomplete_keys = " http.method ,http.status_code,,http.method";
 	*state = f;
@@ -127,16 +42,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	mx_store_close(f->st);
-	rm_rf(f->dir);
-	free(f);
+	tu_fixture_free(*state);
 	return 0;
-}
-
-static struct mx_str cstr(const char *s)
-{
-	return (struct mx_str){ s, (uint32_t)strlen(s) };
 }
 
 static struct mx_str bstr(struct mx_batch *b, const char *s)
@@ -258,28 +165,28 @@ static struct mx_batch *db_batch(int first)
 	return b;
 }
 
-static void load(struct fixture *f)
+static void load(struct tu_fixture *f)
 {
-	struct acks a = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+	struct tu_acks a = TU_ACKS_INIT;
 	int n = 0;
 	for (int first = 0; first < N_TRACES; first += 10) {
 		struct mx_batch *b[2] = { api_batch(first), db_batch(first) };
 		for (int i = 0; i < 2; i++, n++) {
-			int rc = mx_store_submit(f->st, b[i], ack_cb, &a);
+			int rc = mx_store_submit(f->st, b[i], tu_ack_cb, &a);
 			if (rc != MX_OK) {
 				mx_batch_free(b[i]);
 				fail_msg("submit: %s", mx_strerror(rc));
 			}
 		}
 	}
-	assert_true(acks_wait(&a, n));
+	assert_true(tu_acks_wait(&a, n, 20));
 	assert_int_equal(a.n_ok, n);
 }
 
 static void base_query(struct mx_search_query *q, const char *svc)
 {
 	memset(q, 0, sizeof(*q));
-	q->service = cstr(svc);
+	q->service = tu_cstr(svc);
 	q->kind = -1;
 	q->limit = 1000;
 	q->start_min_ns = T0 - SEC;
@@ -299,7 +206,7 @@ static int trace_no(const struct mx_batch *b)
 
 /* Runs q and checks the result is exactly the traces t (newest first) for
  * which want[t], at most limit of them, each whole. */
-static void check(struct fixture *f, const struct mx_search_query *q,
+static void check(struct tu_fixture *f, const struct mx_search_query *q,
 		  const bool *want, bool truncated, int line)
 {
 	struct mx_search_result r;
@@ -343,10 +250,10 @@ static void check(struct fixture *f, const struct mx_search_query *q,
 
 static void test_search_service_op_kind(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	struct mx_search_query q;
 	bool want[N_TRACES];
-	open_store(f);
+	tu_open_store(f);
 	load(f);
 
 	base_query(&q, "api");
@@ -359,19 +266,19 @@ static void test_search_service_op_kind(void **state)
 	CHECK(&q, false);
 
 	base_query(&q, "api");
-	q.operation = cstr("GET /a");
+	q.operation = tu_cstr("GET /a");
 	CHECK(&q, t % 2 == 0);
-	q.operation = cstr("POST /a");
+	q.operation = tu_cstr("POST /a");
 	CHECK(&q, t % 2 == 1);
-	q.operation = cstr("query"); /* db's operation, not api's */
+	q.operation = tu_cstr("query"); /* db's operation, not api's */
 	CHECK(&q, false);
-	q.operation = cstr("never seen");
+	q.operation = tu_cstr("never seen");
 	CHECK(&q, false);
 
 	base_query(&q, "api");
 	q.kind = MX_KIND_CLIENT;
 	CHECK(&q, true);
-	q.operation = cstr("GET /a"); /* a SERVER span */
+	q.operation = tu_cstr("GET /a"); /* a SERVER span */
 	CHECK(&q, false);
 	base_query(&q, "db");
 	q.kind = MX_KIND_CLIENT;
@@ -380,9 +287,9 @@ static void test_search_service_op_kind(void **state)
 	/* no service: the idx_time path, the operation checked per span */
 	base_query(&q, "");
 	CHECK(&q, true);
-	q.operation = cstr("render");
+	q.operation = tu_cstr("render");
 	CHECK(&q, t % 10 == 0);
-	q.operation = cstr("query");
+	q.operation = tu_cstr("query");
 	q.kind = MX_KIND_SERVER;
 	CHECK(&q, true);
 	q.kind = MX_KIND_INTERNAL;
@@ -391,50 +298,50 @@ static void test_search_service_op_kind(void **state)
 
 static void test_search_tags(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	struct mx_search_query q;
 	bool want[N_TRACES];
 	struct mx_tag_cond c[2];
-	open_store(f);
+	tu_open_store(f);
 	load(f);
 
 	memset(c, 0, sizeof(c));
 	base_query(&q, "api");
 	q.tags = c;
 	q.n_tags = 1;
-	c[0] = (struct mx_tag_cond){ cstr("http.status_code"), cstr("500"), MX_TAG_EQ };
+	c[0] = (struct mx_tag_cond){ tu_cstr("http.status_code"), tu_cstr("500"), MX_TAG_EQ };
 	CHECK(&q, t % 5 == 0);
-	c[0].value = cstr("200");
+	c[0].value = tu_cstr("200");
 	CHECK(&q, t % 5 != 0);
-	c[0] = (struct mx_tag_cond){ cstr("cache.hit"), cstr("true"), MX_TAG_EQ };
+	c[0] = (struct mx_tag_cond){ tu_cstr("cache.hit"), tu_cstr("true"), MX_TAG_EQ };
 	CHECK(&q, t % 3 == 0);
-	c[0].value = cstr("false");
+	c[0].value = tu_cstr("false");
 	CHECK(&q, t % 3 != 0);
-	c[0] = (struct mx_tag_cond){ cstr("http.method"), cstr("POST"), MX_TAG_EQ };
+	c[0] = (struct mx_tag_cond){ tu_cstr("http.method"), tu_cstr("POST"), MX_TAG_EQ };
 	CHECK(&q, t % 2 == 1);
 	/* derived from the status: error=true */
-	c[0] = (struct mx_tag_cond){ cstr("error"), cstr("true"), MX_TAG_EQ };
+	c[0] = (struct mx_tag_cond){ tu_cstr("error"), tu_cstr("true"), MX_TAG_EQ };
 	CHECK(&q, t % 7 == 0);
-	c[0] = (struct mx_tag_cond){ cstr("span.kind"), cstr("client"), MX_TAG_EQ };
+	c[0] = (struct mx_tag_cond){ tu_cstr("span.kind"), tu_cstr("client"), MX_TAG_EQ };
 	CHECK(&q, true);
 
 	/* both conditions on one span */
 	q.n_tags = 2;
-	c[0] = (struct mx_tag_cond){ cstr("http.method"), cstr("GET"), MX_TAG_EQ };
-	c[1] = (struct mx_tag_cond){ cstr("http.status_code"), cstr("500"), MX_TAG_EQ };
+	c[0] = (struct mx_tag_cond){ tu_cstr("http.method"), tu_cstr("GET"), MX_TAG_EQ };
+	c[1] = (struct mx_tag_cond){ tu_cstr("http.status_code"), tu_cstr("500"), MX_TAG_EQ };
 	CHECK(&q, t % 10 == 0);
 	/* conditions met by different spans of the trace never match */
 	base_query(&q, "");
 	q.tags = c;
 	q.n_tags = 2;
-	c[1] = (struct mx_tag_cond){ cstr("db.system"), cstr("sql"), MX_TAG_EQ };
+	c[1] = (struct mx_tag_cond){ tu_cstr("db.system"), tu_cstr("sql"), MX_TAG_EQ };
 	CHECK(&q, false);
 
 	/* resource tags only when asked */
 	base_query(&q, "api");
 	q.tags = c;
 	q.n_tags = 1;
-	c[0] = (struct mx_tag_cond){ cstr("env"), cstr("prod"), MX_TAG_EQ };
+	c[0] = (struct mx_tag_cond){ tu_cstr("env"), tu_cstr("prod"), MX_TAG_EQ };
 	CHECK(&q, false);
 	q.tags_match_resource = true;
 	CHECK(&q, true);
@@ -442,7 +349,7 @@ static void test_search_tags(void **state)
 	q.tags = c;
 	q.n_tags = 1;
 	q.tags_match_resource = true;
-	c[0].value = cstr("dev");
+	c[0].value = tu_cstr("dev");
 	CHECK(&q, true);
 	base_query(&q, "api");
 	q.tags = c;
@@ -454,43 +361,43 @@ static void test_search_tags(void **state)
 	base_query(&q, "");
 	q.tags = c;
 	q.n_tags = 1;
-	c[0] = (struct mx_tag_cond){ cstr("http.status_code"), cstr("500"), MX_TAG_EQ };
+	c[0] = (struct mx_tag_cond){ tu_cstr("http.status_code"), tu_cstr("500"), MX_TAG_EQ };
 	CHECK(&q, t % 5 == 0);
 
 	/* bare words: an event name or an attribute key */
 	base_query(&q, "");
 	q.tags = c;
 	q.n_tags = 1;
-	c[0] = (struct mx_tag_cond){ cstr("retry"), cstr(""), MX_TAG_WORD };
+	c[0] = (struct mx_tag_cond){ tu_cstr("retry"), tu_cstr(""), MX_TAG_WORD };
 	CHECK(&q, t % 4 == 0);
-	c[0].key = cstr("cache.hit");
+	c[0].key = tu_cstr("cache.hit");
 	CHECK(&q, true);
-	c[0].key = cstr("error");
+	c[0].key = tu_cstr("error");
 	CHECK(&q, t % 7 == 0);
-	c[0].key = cstr("nope");
+	c[0].key = tu_cstr("nope");
 	CHECK(&q, false);
-	c[0].key = cstr("env"); /* a resource attribute: not for Zipkin */
+	c[0].key = tu_cstr("env"); /* a resource attribute: not for Zipkin */
 	CHECK(&q, false);
 }
 
 static void test_search_remote_duration_time(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	struct mx_search_query q;
 	bool want[N_TRACES];
-	open_store(f);
+	tu_open_store(f);
 	load(f);
 
 	base_query(&q, "api");
-	q.remote_service = cstr("db");
+	q.remote_service = tu_cstr("db");
 	CHECK(&q, t % 2 == 0);
-	q.remote_service = cstr("db-replica");
+	q.remote_service = tu_cstr("db-replica");
 	CHECK(&q, t % 2 == 1);
 	base_query(&q, "");
-	q.remote_service = cstr("db-replica");
+	q.remote_service = tu_cstr("db-replica");
 	CHECK(&q, t % 2 == 1);
 	base_query(&q, "db");
-	q.remote_service = cstr("db");
+	q.remote_service = tu_cstr("db");
 	CHECK(&q, false);
 
 	/* api SERVER spans last t + 1 ms, api CLIENT spans 50 us */
@@ -510,7 +417,7 @@ static void test_search_remote_duration_time(void **state)
 	q.max_duration_ns = 400 * US;
 	CHECK(&q, t >= 30 && t <= 40);
 	base_query(&q, "");
-	q.operation = cstr("query");
+	q.operation = tu_cstr("query");
 	q.min_duration_ns = 555 * US;
 	CHECK(&q, t >= 56);
 
@@ -544,11 +451,11 @@ static void test_search_remote_duration_time(void **state)
 
 static void test_search_limit_truncation(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	struct mx_search_query q;
 	bool want[N_TRACES];
-	struct mx_tag_cond c = { cstr("nope"), cstr("x"), MX_TAG_EQ };
-	open_store(f);
+	struct mx_tag_cond c = { tu_cstr("nope"), tu_cstr("x"), MX_TAG_EQ };
+	tu_open_store(f);
 	load(f);
 
 	base_query(&q, "api");
@@ -556,7 +463,7 @@ static void test_search_limit_truncation(void **state)
 	CHECK(&q, true); /* 59 .. 55 */
 	base_query(&q, "");
 	q.limit = 3;
-	q.operation = cstr("GET /a");
+	q.operation = tu_cstr("GET /a");
 	CHECK(&q, t % 2 == 0); /* 58, 56, 54 */
 	base_query(&q, "web");
 	q.limit = 0; /* the default, 20 */
@@ -612,7 +519,7 @@ static void check_names(const struct mx_str *got, uint32_t n, const char *const 
 				 got[i].ptr, exp[i]);
 }
 
-static void check_lists(struct fixture *f)
+static void check_lists(struct tu_fixture *f)
 {
 	struct mx_arena ar;
 	struct mx_operation *ops = NULL;
@@ -620,7 +527,7 @@ static void check_lists(struct fixture *f)
 	uint32_t n = 99;
 	mx_arena_init(&ar, 1 << 20);
 
-	assert_int_equal(mx_store_operations(f->st, cstr("api"), -1, &ar, &ops, &n), MX_OK);
+	assert_int_equal(mx_store_operations(f->st, tu_cstr("api"), -1, &ar, &ops, &n), MX_OK);
 	assert_int_equal(n, 3);
 	assert_true(mx_str_eq(ops[0].name, "GET /a", 6));
 	assert_int_equal(ops[0].kind, MX_KIND_SERVER);
@@ -628,41 +535,41 @@ static void check_lists(struct fixture *f)
 	assert_int_equal(ops[1].kind, MX_KIND_SERVER);
 	assert_true(mx_str_eq(ops[2].name, "call db", 7));
 	assert_int_equal(ops[2].kind, MX_KIND_CLIENT);
-	assert_int_equal(mx_store_operations(f->st, cstr("api"), MX_KIND_CLIENT, &ar,
+	assert_int_equal(mx_store_operations(f->st, tu_cstr("api"), MX_KIND_CLIENT, &ar,
 					     &ops, &n), MX_OK);
 	assert_int_equal(n, 1);
 	assert_true(mx_str_eq(ops[0].name, "call db", 7));
-	assert_int_equal(mx_store_operations(f->st, cstr("api"), MX_KIND_PRODUCER, &ar,
+	assert_int_equal(mx_store_operations(f->st, tu_cstr("api"), MX_KIND_PRODUCER, &ar,
 					     &ops, &n), MX_OK);
 	assert_int_equal(n, 0);
-	assert_int_equal(mx_store_operations(f->st, cstr("db"), -1, &ar, &ops, &n), MX_OK);
+	assert_int_equal(mx_store_operations(f->st, tu_cstr("db"), -1, &ar, &ops, &n), MX_OK);
 	assert_int_equal(n, 1);
 	assert_true(mx_str_eq(ops[0].name, "query", 5));
 	assert_int_equal(ops[0].kind, MX_KIND_SERVER);
-	assert_int_equal(mx_store_operations(f->st, cstr("ap"), -1, &ar, &ops, &n), MX_OK);
+	assert_int_equal(mx_store_operations(f->st, tu_cstr("ap"), -1, &ar, &ops, &n), MX_OK);
 	assert_int_equal(n, 0);
 
 	static const char *const remote_api[] = { "db", "db-replica" };
-	assert_int_equal(mx_store_remote_services(f->st, cstr("api"), &ar, &names, &n),
+	assert_int_equal(mx_store_remote_services(f->st, tu_cstr("api"), &ar, &names, &n),
 			 MX_OK);
 	check_names(names, n, remote_api, 2);
-	assert_int_equal(mx_store_remote_services(f->st, cstr("db"), &ar, &names, &n),
+	assert_int_equal(mx_store_remote_services(f->st, tu_cstr("db"), &ar, &names, &n),
 			 MX_OK);
 	assert_int_equal(n, 0);
 
 	static const char *const methods[] = { "GET", "POST" };
 	static const char *const codes[] = { "200", "500" };
-	assert_int_equal(mx_store_tag_values(f->st, cstr("http.method"), &ar, &names, &n),
+	assert_int_equal(mx_store_tag_values(f->st, tu_cstr("http.method"), &ar, &names, &n),
 			 MX_OK);
 	check_names(names, n, methods, 2);
-	assert_int_equal(mx_store_tag_values(f->st, cstr("http.status_code"), &ar, &names,
+	assert_int_equal(mx_store_tag_values(f->st, tu_cstr("http.status_code"), &ar, &names,
 					     &n), MX_OK);
 	check_names(names, n, codes, 2);
 	/* not configured: not recorded */
-	assert_int_equal(mx_store_tag_values(f->st, cstr("cache.hit"), &ar, &names, &n),
+	assert_int_equal(mx_store_tag_values(f->st, tu_cstr("cache.hit"), &ar, &names, &n),
 			 MX_OK);
 	assert_int_equal(n, 0);
-	assert_int_equal(mx_store_tag_values(f->st, cstr("db.system"), &ar, &names, &n),
+	assert_int_equal(mx_store_tag_values(f->st, tu_cstr("db.system"), &ar, &names, &n),
 			 MX_OK);
 	assert_int_equal(n, 0);
 
@@ -674,41 +581,41 @@ static void check_lists(struct fixture *f)
 
 static void test_name_lists(void **state)
 {
-	struct fixture *f = *state;
-	open_store(f);
+	struct tu_fixture *f = *state;
+	tu_open_store(f);
 	load(f);
 	check_lists(f);
 }
 
 static void test_reopen_and_more_data(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	struct mx_search_query q;
 	bool want[N_TRACES];
-	open_store(f);
+	tu_open_store(f);
 	load(f);
 	mx_store_close(f->st);
 	f->st = NULL;
-	open_store(f);
+	tu_open_store(f);
 
 	check_lists(f);
 	base_query(&q, "api");
-	q.operation = cstr("POST /a");
+	q.operation = tu_cstr("POST /a");
 	CHECK(&q, t % 2 == 1);
 	base_query(&q, "web");
 	CHECK(&q, t % 10 == 0);
 
 	/* new names after the reopen get new ids, old ones keep theirs */
-	struct acks a = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+	struct tu_acks a = TU_ACKS_INIT;
 	struct mx_batch *b = mx_batch_new(1 << 20);
 	const struct mx_resource *r = make_res(b, "late", "prod");
 	struct mx_scope *sc = mx_arena_calloc(&b->arena, 1, sizeof(*sc));
 	add_span(b, r, sc, 70, 0, "GET /a", MX_KIND_SERVER, trace_start(70), 5 * US);
-	assert_int_equal(mx_store_submit(f->st, b, ack_cb, &a), MX_OK);
-	assert_true(acks_wait(&a, 1));
+	assert_int_equal(mx_store_submit(f->st, b, tu_ack_cb, &a), MX_OK);
+	assert_true(tu_acks_wait(&a, 1, 20));
 	assert_int_equal(a.n_ok, 1);
 	base_query(&q, "late");
-	q.operation = cstr("GET /a");
+	q.operation = tu_cstr("GET /a");
 	struct mx_search_result res;
 	assert_int_equal(mx_store_search(f->st, &q, &res), MX_OK);
 	assert_int_equal(res.n, 1);
@@ -716,7 +623,7 @@ static void test_reopen_and_more_data(void **state)
 	assert_int_equal(res.traces[0]->n_spans, 1);
 	mx_search_result_free(&res);
 	base_query(&q, "api");
-	q.operation = cstr("GET /a");
+	q.operation = tu_cstr("GET /a");
 	CHECK(&q, t % 2 == 0);
 }
 
@@ -725,12 +632,12 @@ static void test_reopen_and_more_data(void **state)
  * segment (more than a record lists). */
 static void test_bulk_batch(void **state)
 {
-	struct fixture *f = *state;
-	struct acks a = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+	struct tu_fixture *f = *state;
+	struct tu_acks a = TU_ACKS_INIT;
 	struct mx_search_query q;
 	struct mx_search_result r;
 	char name[32];
-	open_store(f);
+	tu_open_store(f);
 	struct mx_batch *b = mx_batch_new(4 << 20);
 	const struct mx_resource *res = make_res(b, "bulk", "prod");
 	struct mx_scope *sc = mx_arena_calloc(&b->arena, 1, sizeof(*sc));
@@ -743,8 +650,8 @@ static void test_bulk_batch(void **state)
 		snprintf(name, sizeof(name), "wide-%d", k);
 		add_span(b, res, sc, 300, k, name, MX_KIND_SERVER, T0 + 500 * US, 1);
 	}
-	assert_int_equal(mx_store_submit(f->st, b, ack_cb, &a), MX_OK);
-	assert_true(acks_wait(&a, 1));
+	assert_int_equal(mx_store_submit(f->st, b, tu_ack_cb, &a), MX_OK);
+	assert_true(tu_acks_wait(&a, 1, 20));
 	assert_int_equal(a.n_ok, 1);
 
 	/* newest first = last to arrive first: trace ids descending */
@@ -756,19 +663,19 @@ static void test_bulk_batch(void **state)
 		assert_int_equal(trace_no(r.traces[i]), 100 + 100 - (int)i);
 	mx_search_result_free(&r);
 
-	q.operation = cstr("op-3");
+	q.operation = tu_cstr("op-3");
 	assert_int_equal(mx_store_search(f->st, &q, &r), MX_OK);
 	assert_int_equal(r.n, 14); /* t = 3, 10, ..., 94 */
 	for (uint32_t i = 0; i < r.n; i++)
 		assert_int_equal(trace_no(r.traces[i]), 100 + 94 - 7 * (int)i);
 	mx_search_result_free(&r);
-	q.operation = cstr("wide-69");
+	q.operation = tu_cstr("wide-69");
 	assert_int_equal(mx_store_search(f->st, &q, &r), MX_OK);
 	assert_int_equal(r.n, 1);
 	assert_int_equal(trace_no(r.traces[0]), 300);
 	assert_int_equal(r.traces[0]->n_spans, 70);
 	mx_search_result_free(&r);
-	q.operation = cstr("wide-70");
+	q.operation = tu_cstr("wide-70");
 	assert_int_equal(mx_store_search(f->st, &q, &r), MX_OK);
 	assert_int_equal(r.n, 0);
 	mx_search_result_free(&r);
@@ -785,7 +692,7 @@ static void test_bulk_batch(void **state)
 
 static void test_empty_store(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	struct mx_search_query q;
 	struct mx_search_result r;
 	struct mx_arena ar;
@@ -793,7 +700,7 @@ static void test_empty_store(void **state)
 	struct mx_str *names = NULL;
 	uint32_t n = 99;
 	f->cfg.autocomplete_keys = NULL;
-	open_store(f);
+	tu_open_store(f);
 
 	base_query(&q, "");
 	assert_int_equal(mx_store_search(f->st, &q, &r), MX_OK);
@@ -801,35 +708,35 @@ static void test_empty_store(void **state)
 	assert_false(r.truncated);
 	mx_search_result_free(&r);
 	base_query(&q, "api");
-	q.operation = cstr("x");
+	q.operation = tu_cstr("x");
 	assert_int_equal(mx_store_search(f->st, &q, &r), MX_OK);
 	assert_int_equal(r.n, 0);
 	mx_search_result_free(&r);
 	mx_search_result_free(NULL);
 
 	mx_arena_init(&ar, 1 << 16);
-	assert_int_equal(mx_store_operations(f->st, cstr("api"), -1, &ar, &ops, &n), MX_OK);
+	assert_int_equal(mx_store_operations(f->st, tu_cstr("api"), -1, &ar, &ops, &n), MX_OK);
 	assert_int_equal(n, 0);
 	n = 99;
-	assert_int_equal(mx_store_remote_services(f->st, cstr("api"), &ar, &names, &n),
+	assert_int_equal(mx_store_remote_services(f->st, tu_cstr("api"), &ar, &names, &n),
 			 MX_OK);
 	assert_int_equal(n, 0);
 	n = 99;
-	assert_int_equal(mx_store_tag_values(f->st, cstr("http.method"), &ar, &names, &n),
+	assert_int_equal(mx_store_tag_values(f->st, tu_cstr("http.method"), &ar, &names, &n),
 			 MX_OK);
 	assert_int_equal(n, 0);
 	n = 99;
-	assert_int_equal(mx_store_tag_values(f->st, cstr(""), &ar, &names, &n), MX_OK);
+	assert_int_equal(mx_store_tag_values(f->st, tu_cstr(""), &ar, &names, &n), MX_OK);
 	assert_int_equal(n, 0);
 	assert_int_equal(mx_store_search(NULL, &q, &r), MX_EINVAL);
-	assert_int_equal(mx_store_operations(f->st, cstr("a"), -1, NULL, &ops, &n),
+	assert_int_equal(mx_store_operations(f->st, tu_cstr("a"), -1, NULL, &ops, &n),
 			 MX_EINVAL);
 	mx_arena_free(&ar);
 
 	/* without autocomplete keys nothing is recorded */
 	load(f);
 	mx_arena_init(&ar, 1 << 16);
-	assert_int_equal(mx_store_tag_values(f->st, cstr("http.method"), &ar, &names, &n),
+	assert_int_equal(mx_store_tag_values(f->st, tu_cstr("http.method"), &ar, &names, &n),
 			 MX_OK);
 	assert_int_equal(n, 0);
 	mx_arena_free(&ar);

@@ -17,25 +17,10 @@
  * batches of 16 traces so that there are N_TRACES segment records. Trace t
  * carries values unique to it, so each exact query names one trace.
  */
-#include <dirent.h>
 #include <math.h>
-#include <pthread.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <cmocka.h>
-
-#include "model/error.h"
-#include "model/span.h"
 #include "storage/search.h"
-#include "storage/store.h"
+#include "store_test_util.h"
 
 #define N_TRACES 96
 #define PER_BATCH 16
@@ -45,76 +30,16 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static void rm_rf(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	char path[512];
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-struct acks {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int n, n_ok;
-};
-
-static void ack_cb(void *ctx, int status)
-{
-	struct acks *a = ctx;
-	pthread_mutex_lock(&a->mu);
-	a->n++;
-	if (status == MX_OK)
-		a->n_ok++;
-	pthread_cond_broadcast(&a->cv);
-	pthread_mutex_unlock(&a->mu);
-}
-
-/* Waits at most 20 s for n callbacks. */
-static bool acks_wait(struct acks *a, int n)
-{
-	struct timespec dl;
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += 20;
-	pthread_mutex_lock(&a->mu);
-	int rc = 0;
-	while (rc == 0 && a->n < n)
-		rc = pthread_cond_timedwait(&a->cv, &a->mu, &dl);
-	bool ok = a->n >= n;
-	pthread_mutex_unlock(&a->mu);
-	return ok;
-}
-
-struct fixture {
-	char dir[64];
-	struct mx_store *st;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct mx_store_config cfg;
+	struct tu_fixture *f = tu_fixture_new("/tmp/mixd-test-filter-XXXXXX");
 	char err[256] = "";
 	if (!f)
 		return -1;
-	strcpy(f->dir, "/tmp/mixd-test-filter-XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	mx_store_config_default(&cfg);
-	cfg.path = f->dir;
-	cfg.max_size = 64u << 20;
-	cfg.sync = MX_SYNC_NONE;
-	if (mx_store_open(&cfg, &f->st, err, sizeof(err)) != MX_OK) {
+	f->cfg.sync = MX_SYNC_NONE;
+	if (mx_store_open(&f->cfg, &f->st, err, sizeof(err)) != MX_OK) {
 		fprintf(stderr, "open: %s\n", err);
+		tu_fixture_free(f);
 		return -1;
 	}
 	*state = f;
@@ -123,16 +48,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	mx_store_close(f->st);
-	rm_rf(f->dir);
-	free(f);
+	tu_fixture_free(*state);
 	return 0;
-}
-
-static struct mx_str cstr(const char *s)
-{
-	return (struct mx_str){ s, (uint32_t)strlen(s) };
 }
 
 static struct mx_str bstr(struct mx_batch *b, const char *fmt, ...)
@@ -204,13 +121,13 @@ static struct mx_batch *make_batch(int first)
 	for (int t = first; t < first + PER_BATCH; t++) {
 		struct mx_resource *r = mx_arena_calloc(&b->arena, 1, sizeof(*r));
 		struct mx_attr *ra = mx_arena_calloc(&b->arena, 2, sizeof(*ra));
-		attr_str(&ra[0], cstr("service.name"), cstr("svc"));
-		attr_str(&ra[1], cstr("host.name"), bstr(b, "host-%d", t));
+		attr_str(&ra[0], tu_cstr("service.name"), tu_cstr("svc"));
+		attr_str(&ra[1], tu_cstr("host.name"), bstr(b, "host-%d", t));
 		r->attrs = (struct mx_attrs){ ra, 2 };
 		for (int k = 0; k < 2; k++) {
 			struct mx_span *s = mx_batch_add_span(b);
 			set_trace(s, t, k);
-			s->name = cstr(k ? "call" : "handle");
+			s->name = tu_cstr(k ? "call" : "handle");
 			s->kind = k ? MX_KIND_CLIENT : MX_KIND_SERVER;
 			s->status_code = t % 3 == 0 ? MX_STATUS_ERROR : MX_STATUS_OK;
 			s->start_ns = T0 + (uint64_t)t * SEC + (uint64_t)k * 1000;
@@ -220,11 +137,11 @@ static struct mx_batch *make_batch(int first)
 			if (k)
 				continue;
 			struct mx_attr *a = mx_arena_calloc(&b->arena, 7, sizeof(*a));
-			attr_str(&a[0], cstr("s.str"), bstr(b, "value-%d", t));
-			a[1].key = cstr("s.int");
+			attr_str(&a[0], tu_cstr("s.str"), bstr(b, "value-%d", t));
+			a[1].key = tu_cstr("s.int");
 			a[1].value.type = MX_VAL_INT;
 			a[1].value.u.i = int_of(t);
-			a[2].key = cstr("s.dbl");
+			a[2].key = tu_cstr("s.dbl");
 			a[2].value.type = MX_VAL_DOUBLE;
 			a[2].value.u.d = dbl_of(t);
 			a[3].key = bstr(b, "flag.%d", t);
@@ -232,10 +149,10 @@ static struct mx_batch *make_batch(int first)
 			a[3].value.u.b = t % 2;
 			a[4].key = bstr(b, "blob.%d", t);
 			a[4].value.type = MX_VAL_BYTES;
-			a[4].value.u.s = cstr("\x01\x02");
+			a[4].value.u.s = tu_cstr("\x01\x02");
 			a[5].key = bstr(b, "list.%d", t);
 			a[5].value.type = MX_VAL_ARRAY;
-			a[6].key = cstr("s.special");
+			a[6].key = tu_cstr("s.special");
 			a[6].value.type = MX_VAL_DOUBLE;
 			a[6].value.u.d = t == 5 ? NAN : t == 6 ? INFINITY : t == 7 ? -INFINITY
 					: t == 8 ? -0.0 : 0.5;
@@ -250,19 +167,19 @@ static struct mx_batch *make_batch(int first)
 	return b;
 }
 
-static void submit(struct fixture *f, struct mx_batch *b)
+static void submit(struct tu_fixture *f, struct mx_batch *b)
 {
-	struct acks a = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
-	int rc = mx_store_submit(f->st, b, ack_cb, &a);
+	struct tu_acks a = TU_ACKS_INIT;
+	int rc = mx_store_submit(f->st, b, tu_ack_cb, &a);
 	if (rc != MX_OK) {
 		mx_batch_free(b);
 		fail_msg("submit: %s", mx_strerror(rc));
 	}
-	assert_true(acks_wait(&a, 1));
+	assert_true(tu_acks_wait(&a, 1, 20));
 	assert_int_equal(a.n_ok, 1);
 }
 
-static void load(struct fixture *f)
+static void load(struct tu_fixture *f)
 {
 	for (int first = 0; first < N_TRACES; first += PER_BATCH)
 		submit(f, make_batch(first));
@@ -271,7 +188,7 @@ static void load(struct fixture *f)
 static void base_query(struct mx_search_query *q, struct mx_tag_cond *c)
 {
 	memset(q, 0, sizeof(*q));
-	q->service = cstr("svc");
+	q->service = tu_cstr("svc");
 	q->kind = -1;
 	q->limit = 1000;
 	q->start_min_ns = T0 - SEC;
@@ -283,7 +200,7 @@ static void base_query(struct mx_search_query *q, struct mx_tag_cond *c)
 /* Runs q; the answer must be exactly the traces of `want` (-1 ends it,
  * newest first). Returns the result's counters through *decoded and
  * *filtered. */
-static void expect(struct fixture *f, const struct mx_search_query *q, const int *want,
+static void expect(struct tu_fixture *f, const struct mx_search_query *q, const int *want,
 		   uint32_t *decoded, uint32_t *filtered, int line)
 {
 	struct mx_search_result r;
@@ -311,7 +228,7 @@ static void expect(struct fixture *f, const struct mx_search_query *q, const int
 }
 
 /* The answer must be trace t alone. */
-static void expect_one(struct fixture *f, struct mx_search_query *q, int t, int line)
+static void expect_one(struct tu_fixture *f, struct mx_search_query *q, int t, int line)
 {
 	int want[2] = { t, -1 };
 	expect(f, q, want, NULL, NULL, line);
@@ -321,20 +238,20 @@ static void expect_one(struct fixture *f, struct mx_search_query *q, int t, int 
 
 static void test_no_match_reads_no_segment(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	struct mx_search_query q;
-	struct mx_tag_cond c = { cstr("s.str"), cstr("no such value"), MX_TAG_EQ };
+	struct mx_tag_cond c = { tu_cstr("s.str"), tu_cstr("no such value"), MX_TAG_EQ };
 	static const int none[] = { -1 };
 	uint32_t dec, filt, total_dec = 0;
 	load(f);
 
 	const struct mx_tag_cond conds[] = {
-		{ cstr("s.str"), cstr("no such value"), MX_TAG_EQ },
-		{ cstr("s.int"), cstr("404"), MX_TAG_EQ },
-		{ cstr("s.dbl"), cstr("3.75"), MX_TAG_EQ },
-		{ cstr("nobody.has.this.key"), cstr("x"), MX_TAG_EQ },
-		{ cstr("nothing-by-this-name"), cstr(""), MX_TAG_WORD },
-		{ cstr("span.kind"), cstr("producer"), MX_TAG_EQ },
+		{ tu_cstr("s.str"), tu_cstr("no such value"), MX_TAG_EQ },
+		{ tu_cstr("s.int"), tu_cstr("404"), MX_TAG_EQ },
+		{ tu_cstr("s.dbl"), tu_cstr("3.75"), MX_TAG_EQ },
+		{ tu_cstr("nobody.has.this.key"), tu_cstr("x"), MX_TAG_EQ },
+		{ tu_cstr("nothing-by-this-name"), tu_cstr(""), MX_TAG_WORD },
+		{ tu_cstr("span.kind"), tu_cstr("producer"), MX_TAG_EQ },
 	};
 	for (size_t i = 0; i < sizeof(conds) / sizeof(conds[0]); i++) {
 		base_query(&q, &c);
@@ -351,7 +268,7 @@ static void test_no_match_reads_no_segment(void **state)
 
 	/* a tag that matches: the reads stop at the hit */
 	base_query(&q, &c);
-	c = (struct mx_tag_cond){ cstr("s.str"), cstr("value-40"), MX_TAG_EQ };
+	c = (struct mx_tag_cond){ tu_cstr("s.str"), tu_cstr("value-40"), MX_TAG_EQ };
 	expect_one(f, &q, 40, __LINE__);
 	/* without tag conditions no filter is consulted */
 	base_query(&q, NULL);
@@ -376,7 +293,7 @@ static void dbl_text(double d, char *out, size_t n)
 
 static void test_no_false_negatives(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	struct mx_search_query q;
 	struct mx_tag_cond c;
 	char v[64], k[64];
@@ -385,30 +302,30 @@ static void test_no_false_negatives(void **state)
 	for (int t = 0; t < N_TRACES; t++) {
 		base_query(&q, &c);
 		snprintf(v, sizeof(v), "value-%d", t);
-		c = (struct mx_tag_cond){ cstr("s.str"), cstr(v), MX_TAG_EQ };
+		c = (struct mx_tag_cond){ tu_cstr("s.str"), tu_cstr(v), MX_TAG_EQ };
 		expect_one(f, &q, t, __LINE__);
 		snprintf(v, sizeof(v), "%lld", (long long)int_of(t));
-		c = (struct mx_tag_cond){ cstr("s.int"), cstr(v), MX_TAG_EQ };
+		c = (struct mx_tag_cond){ tu_cstr("s.int"), tu_cstr(v), MX_TAG_EQ };
 		expect_one(f, &q, t, __LINE__);
 		dbl_text(dbl_of(t), v, sizeof(v));
-		c = (struct mx_tag_cond){ cstr("s.dbl"), cstr(v), MX_TAG_EQ };
+		c = (struct mx_tag_cond){ tu_cstr("s.dbl"), tu_cstr(v), MX_TAG_EQ };
 		expect_one(f, &q, t, __LINE__);
 		snprintf(k, sizeof(k), "flag.%d", t);
-		c = (struct mx_tag_cond){ cstr(k), cstr(t % 2 ? "true" : "false"), MX_TAG_EQ };
+		c = (struct mx_tag_cond){ tu_cstr(k), tu_cstr(t % 2 ? "true" : "false"), MX_TAG_EQ };
 		expect_one(f, &q, t, __LINE__);
 		/* bare words: an event name, keys of any value type */
 		snprintf(k, sizeof(k), "event-%d", t);
-		c = (struct mx_tag_cond){ cstr(k), cstr(""), MX_TAG_WORD };
+		c = (struct mx_tag_cond){ tu_cstr(k), tu_cstr(""), MX_TAG_WORD };
 		expect_one(f, &q, t, __LINE__);
 		snprintf(k, sizeof(k), "blob.%d", t);
-		c.key = cstr(k);
+		c.key = tu_cstr(k);
 		expect_one(f, &q, t, __LINE__);
 		snprintf(k, sizeof(k), "list.%d", t);
-		c.key = cstr(k);
+		c.key = tu_cstr(k);
 		expect_one(f, &q, t, __LINE__);
 		/* a resource attribute, only when asked */
 		snprintf(v, sizeof(v), "host-%d", t);
-		c = (struct mx_tag_cond){ cstr("host.name"), cstr(v), MX_TAG_EQ };
+		c = (struct mx_tag_cond){ tu_cstr("host.name"), tu_cstr(v), MX_TAG_EQ };
 		q.tags_match_resource = true;
 		expect_one(f, &q, t, __LINE__);
 	}
@@ -416,23 +333,23 @@ static void test_no_false_negatives(void **state)
 	static const char *const special[] = { "NaN", "Inf", "-Inf", "-0" };
 	for (int t = 5; t <= 8; t++) {
 		base_query(&q, &c);
-		c = (struct mx_tag_cond){ cstr("s.special"), cstr(special[t - 5]), MX_TAG_EQ };
+		c = (struct mx_tag_cond){ tu_cstr("s.special"), tu_cstr(special[t - 5]), MX_TAG_EQ };
 		expect_one(f, &q, t, __LINE__);
 	}
 	/* what the text of a value is not does not match */
 	static const int none[] = { -1 };
 	base_query(&q, &c);
-	c = (struct mx_tag_cond){ cstr("s.dbl"), cstr("8000.0"), MX_TAG_EQ };
+	c = (struct mx_tag_cond){ tu_cstr("s.dbl"), tu_cstr("8000.0"), MX_TAG_EQ };
 	expect(f, &q, none, NULL, NULL, __LINE__);
-	c = (struct mx_tag_cond){ cstr("s.special"), cstr("0"), MX_TAG_EQ };
+	c = (struct mx_tag_cond){ tu_cstr("s.special"), tu_cstr("0"), MX_TAG_EQ };
 	expect(f, &q, none, NULL, NULL, __LINE__);
-	c = (struct mx_tag_cond){ cstr("host.name"), cstr("host-3"), MX_TAG_EQ };
+	c = (struct mx_tag_cond){ tu_cstr("host.name"), tu_cstr("host-3"), MX_TAG_EQ };
 	expect(f, &q, none, NULL, NULL, __LINE__); /* resource: not asked */
 }
 
 static void test_derived_tags(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	struct mx_search_query q;
 	struct mx_tag_cond c;
 	int err[N_TRACES + 1], ok[N_TRACES + 1], all[N_TRACES + 1];
@@ -448,24 +365,24 @@ static void test_derived_tags(void **state)
 	err[n_err] = ok[n_ok] = all[N_TRACES] = -1;
 
 	base_query(&q, &c);
-	c = (struct mx_tag_cond){ cstr("error"), cstr("true"), MX_TAG_EQ };
+	c = (struct mx_tag_cond){ tu_cstr("error"), tu_cstr("true"), MX_TAG_EQ };
 	expect(f, &q, err, NULL, NULL, __LINE__);
-	c = (struct mx_tag_cond){ cstr("error"), cstr(""), MX_TAG_WORD };
+	c = (struct mx_tag_cond){ tu_cstr("error"), tu_cstr(""), MX_TAG_WORD };
 	expect(f, &q, err, NULL, NULL, __LINE__);
-	c = (struct mx_tag_cond){ cstr("otel.status_code"), cstr("ERROR"), MX_TAG_EQ };
+	c = (struct mx_tag_cond){ tu_cstr("otel.status_code"), tu_cstr("ERROR"), MX_TAG_EQ };
 	expect(f, &q, err, NULL, NULL, __LINE__);
-	c = (struct mx_tag_cond){ cstr("otel.status_code"), cstr("OK"), MX_TAG_EQ };
+	c = (struct mx_tag_cond){ tu_cstr("otel.status_code"), tu_cstr("OK"), MX_TAG_EQ };
 	expect(f, &q, ok, NULL, NULL, __LINE__);
-	c = (struct mx_tag_cond){ cstr("span.kind"), cstr("client"), MX_TAG_EQ };
+	c = (struct mx_tag_cond){ tu_cstr("span.kind"), tu_cstr("client"), MX_TAG_EQ };
 	expect(f, &q, all, NULL, NULL, __LINE__);
-	c = (struct mx_tag_cond){ cstr("span.kind"), cstr("server"), MX_TAG_EQ };
+	c = (struct mx_tag_cond){ tu_cstr("span.kind"), tu_cstr("server"), MX_TAG_EQ };
 	expect(f, &q, all, NULL, NULL, __LINE__);
 
 	/* two conditions, both in the filter, met by different spans: the
 	 * filter lets the record through, the spans decide */
 	struct mx_tag_cond two[2] = {
-		{ cstr("span.kind"), cstr("client"), MX_TAG_EQ },
-		{ cstr("s.str"), cstr("value-7"), MX_TAG_EQ },
+		{ tu_cstr("span.kind"), tu_cstr("client"), MX_TAG_EQ },
+		{ tu_cstr("s.str"), tu_cstr("value-7"), MX_TAG_EQ },
 	};
 	base_query(&q, two);
 	q.n_tags = 2;
@@ -473,23 +390,23 @@ static void test_derived_tags(void **state)
 	uint32_t dec;
 	expect(f, &q, none, &dec, NULL, __LINE__);
 	assert_true(dec >= 1);
-	two[0].value = cstr("server");
+	two[0].value = tu_cstr("server");
 	expect_one(f, &q, 7, __LINE__);
 }
 
 /* A segment of one span with n attributes wide.<i> = w-<i>, trace t. */
-static void submit_wide(struct fixture *f, int t, int n)
+static void submit_wide(struct tu_fixture *f, int t, int n)
 {
 	struct mx_batch *b = mx_batch_new(4 << 20);
 	struct mx_scope *sc = mx_arena_calloc(&b->arena, 1, sizeof(*sc));
 	struct mx_resource *r = mx_arena_calloc(&b->arena, 1, sizeof(*r));
 	struct mx_attr *ra = mx_arena_calloc(&b->arena, 1, sizeof(*ra));
-	attr_str(ra, cstr("service.name"), cstr("svc"));
+	attr_str(ra, tu_cstr("service.name"), tu_cstr("svc"));
 	r->attrs = (struct mx_attrs){ ra, 1 };
 	b->received_ns = T0;
 	struct mx_span *s = mx_batch_add_span(b);
 	set_trace(s, t, 0);
-	s->name = cstr("wide");
+	s->name = tu_cstr("wide");
 	s->start_ns = T0 + (uint64_t)t * SEC;
 	s->end_ns = s->start_ns + 10;
 	s->resource = r;
@@ -506,7 +423,7 @@ static void submit_wide(struct fixture *f, int t, int n)
  * folded from 128) among ordinary segments. */
 static void test_past_the_cap(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	struct mx_search_query q;
 	struct mx_tag_cond c;
 	uint32_t dec, filt;
@@ -520,27 +437,27 @@ static void test_past_the_cap(void **state)
 	for (int i = 0; i < 200; i++) {
 		snprintf(k, sizeof(k), "wide.%d", i);
 		snprintf(v, sizeof(v), "w-%d", i);
-		c = (struct mx_tag_cond){ cstr(k), cstr(v), MX_TAG_EQ };
+		c = (struct mx_tag_cond){ tu_cstr(k), tu_cstr(v), MX_TAG_EQ };
 		expect_one(f, &q, 400, __LINE__);
 	}
 
 	base_query(&q, &c);
-	c = (struct mx_tag_cond){ cstr("wide.599"), cstr("w-599"), MX_TAG_EQ };
+	c = (struct mx_tag_cond){ tu_cstr("wide.599"), tu_cstr("w-599"), MX_TAG_EQ };
 	expect_one(f, &q, 500, __LINE__);
-	c = (struct mx_tag_cond){ cstr("wide.300"), cstr(""), MX_TAG_WORD };
+	c = (struct mx_tag_cond){ tu_cstr("wide.300"), tu_cstr(""), MX_TAG_WORD };
 	expect_one(f, &q, 500, __LINE__);
-	c.key = cstr("wide.0");
+	c.key = tu_cstr("wide.0");
 	static const int both[] = { 500, 400, -1 };
 	expect(f, &q, both, NULL, NULL, __LINE__);
 	/* no match: the wide record (no filter) is always read */
-	c = (struct mx_tag_cond){ cstr("wide.0"), cstr("nope"), MX_TAG_EQ };
+	c = (struct mx_tag_cond){ tu_cstr("wide.0"), tu_cstr("nope"), MX_TAG_EQ };
 	static const int none[] = { -1 };
 	expect(f, &q, none, &dec, &filt, __LINE__);
 	assert_int_equal(dec + filt, N_TRACES + 2);
 	assert_true(dec >= 1);
 	assert_true(filt >= N_TRACES * 3 / 4);
 	/* the ordinary records are still found */
-	c = (struct mx_tag_cond){ cstr("s.str"), cstr("value-3"), MX_TAG_EQ };
+	c = (struct mx_tag_cond){ tu_cstr("s.str"), tu_cstr("value-3"), MX_TAG_EQ };
 	expect_one(f, &q, 3, __LINE__);
 }
 

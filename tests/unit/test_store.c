@@ -6,81 +6,27 @@
  * draining the queue, limits and stats. Waits poll with a bound; nothing
  * sleeps for a fixed time.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <lmdb.h>
-#include <pthread.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <cmocka.h>
-
-#include "model/error.h"
-#include "model/span.h"
-#include "storage/store.h"
+#include "store_test_util.h"
 
 /* ------------------------------------------------------------ helpers */
 
-static void rm_rf(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	char path[512];
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-struct fixture {
-	char dir[64];
-	struct mx_store_config cfg;
-	struct mx_store *st;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	if (!f)
-		return -1;
-	strcpy(f->dir, "/tmp/mixd-test-store-XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	mx_store_config_default(&f->cfg);
-	f->cfg.path = f->dir;
-	f->cfg.max_size = 64u << 20;
-	*state = f;
-	return 0;
+	*state = tu_fixture_new("/tmp/mixd-test-store-XXXXXX");
+	return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	mx_store_close(f->st);
-	rm_rf(f->dir);
-	free(f);
+	tu_fixture_free(*state);
 	return 0;
 }
 
-static void open_store(struct fixture *f)
+static void open_store(struct tu_fixture *f)
 {
-	char err[256] = "";
-	int rc = mx_store_open(&f->cfg, &f->st, err, sizeof(err));
-	if (rc != MX_OK)
-		fail_msg("open: %s (%s)", mx_strerror(rc), err);
+	tu_open_store(f);
 	assert_true(mx_store_ready(f->st));
 }
 
@@ -251,7 +197,7 @@ static void *submitter(void *p)
 
 static void test_concurrent_submit_and_read(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	f->cfg.group_max_batches = 8;
 	open_store(f);
 	struct acks *a = acks_new();
@@ -319,7 +265,7 @@ static void test_concurrent_submit_and_read(void **state)
 
 static void test_duplicates_and_max_spans(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	open_store(f);
 	struct acks *a = acks_new();
 	/* the same spans twice (a client re-sending), arrival times differ */
@@ -353,7 +299,7 @@ static void test_duplicates_and_max_spans(void **state)
 
 static void test_low64_lookup(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	open_store(f);
 	struct acks *a = acks_new();
 	submit_ok(f->st, make_batch("s128", 0xabcdef0123456789ull, 0x42, 3, 100, 10, false), a);
@@ -394,7 +340,7 @@ static void test_low64_lookup(void **state)
 
 static void test_reopen_keeps_data(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	open_store(f);
 	struct acks *a = acks_new();
 	submit_ok(f->st, make_batch("before", 1, 9, 4, 1, 100, false), a);
@@ -427,7 +373,7 @@ static void test_reopen_keeps_data(void **state)
 
 static void test_schema_mismatch(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	open_store(f);
 	mx_store_close(f->st);
 	f->st = NULL;
@@ -454,7 +400,7 @@ static void test_schema_mismatch(void **state)
 
 static void test_queue_full(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	f->cfg.queue_max_batches = 2;
 	open_store(f);
 	struct acks *a = acks_new();
@@ -488,7 +434,7 @@ static void test_queue_full(void **state)
 
 static void test_shutdown_drains(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	f->cfg.group_max_batches = 4;
 	f->cfg.sync = MX_SYNC_NONE;
 	open_store(f);
@@ -518,7 +464,7 @@ static void test_shutdown_drains(void **state)
 
 static void test_invalid_and_empty(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	f->cfg.sync = MX_SYNC_META;
 	open_store(f);
 	struct acks *a = acks_new();
@@ -555,7 +501,7 @@ static void test_invalid_and_empty(void **state)
 
 static void test_open_creates_nested_dir(void **state)
 {
-	struct fixture *f = *state;
+	struct tu_fixture *f = *state;
 	char sub[128], subsub[160];
 	snprintf(sub, sizeof(sub), "%s/a", f->dir);
 	snprintf(subsub, sizeof(subsub), "%s/a/b", f->dir);
@@ -563,8 +509,8 @@ static void test_open_creates_nested_dir(void **state)
 	open_store(f);
 	mx_store_close(f->st);
 	f->st = NULL;
-	rm_rf(subsub);
-	rm_rf(sub);
+	tu_rm_rf(subsub);
+	tu_rm_rf(sub);
 }
 
 int main(void)

@@ -1,8 +1,9 @@
 /*
  * zipkin_test_util.h - helpers of the Zipkin codec tests (test_zipkin.c,
- * test_zipkin_v1.c): decode a body into a fresh batch, encode to a
- * NUL-terminated string, look up tags and compare model strings. Functions
- * are static inline so that each test binary takes what it uses.
+ * test_zipkin_bad.c, test_zipkin_v1.c): decode a body into a fresh batch,
+ * encode to a NUL-terminated string, look up tags and compare model
+ * strings. Functions are static inline so that each test binary takes what
+ * it uses.
  */
 #ifndef MX_ZIPKIN_TEST_UTIL_H
 #define MX_ZIPKIN_TEST_UTIL_H
