@@ -94,7 +94,12 @@ static void handle_vars(struct mx_http_req *req, void *ctx)
 			      (unsigned long long)atomic_load(&r->refused_spans),
 			      (unsigned long long)atomic_load(&r->rejected_spans));
 	}
-	mx_buf_puts(&b, "}}\n");
+	mx_buf_puts(&b, "}");
+	if (a->extra_fn) {
+		mx_buf_printf(&b, ",\"%s\":", a->extra_key);
+		a->extra_fn(a->extra_ctx, &b);
+	}
+	mx_buf_puts(&b, "}\n");
 	if (b.failed) {
 		mx_buf_free(&b);
 		mx_http_respond(req, 500, "text/plain", "too large\n", 10, NULL);
@@ -114,12 +119,23 @@ void mx_admin_add_receiver(struct mx_admin *a, const char *name,
 	a->rx_stats[a->n_rx++] = stats;
 }
 
+void mx_admin_set_extra(struct mx_admin *a, const char *key,
+			void (*fn)(void *ctx, struct mx_buf *b), void *ctx)
+{
+	a->extra_key = key;
+	a->extra_fn = fn;
+	a->extra_ctx = ctx;
+}
+
 void mx_admin_init(struct mx_admin *a, struct mx_store *store,
 		   struct mx_http_server *http)
 {
 	a->store = store;
 	a->http = http;
 	a->n_rx = 0;
+	a->extra_key = NULL;
+	a->extra_fn = NULL;
+	a->extra_ctx = NULL;
 	a->routes[0] = (struct mx_route){ "GET", "/healthz", 0, handle_healthz, a, NULL };
 	a->routes[1] = (struct mx_route){ "GET", "/readyz", 0, handle_readyz, a, NULL };
 	a->routes[2] = (struct mx_route){ "GET", "/debug/vars", 0, handle_vars, a, NULL };

@@ -37,9 +37,9 @@ static const struct flag flags[] = {
 	{ "query.listen-address", F_STR, OFF(query_addr), "localhost:16686", "Jaeger query API. Empty disables." },
 	{ "web.listen-address", F_STR, OFF(web_addr), "localhost:42422", "Health (/healthz, /readyz) and /debug/vars. Empty disables." },
 	{ "zipkin.listen-address", F_STR, OFF(zipkin_addr), "localhost:9411", "Zipkin receiver (POST /api/v2/spans, /api/v1/spans) and query API. Empty disables." },
-	{ "jaeger.collector-listen-address", F_STR, OFF(jaeger_collector_addr), "localhost:14268", "Jaeger thrift over HTTP (not served yet: accepted)." },
-	{ "jaeger.agent-compact-listen-address", F_STR, OFF(jaeger_compact_addr), "localhost:6831", "Jaeger agent, UDP compact thrift (not served yet: accepted)." },
-	{ "jaeger.agent-binary-listen-address", F_STR, OFF(jaeger_binary_addr), "localhost:6832", "Jaeger agent, UDP binary thrift (not served yet: accepted)." },
+	{ "jaeger.collector-listen-address", F_STR, OFF(jaeger_collector_addr), "localhost:14268", "Jaeger collector: thrift binary Batch over HTTP (POST /api/traces). Empty disables." },
+	{ "jaeger.agent-compact-listen-address", F_STR, OFF(jaeger_compact_addr), "localhost:6831", "Jaeger agent: Agent.emitBatch in thrift compact over UDP. Empty disables." },
+	{ "jaeger.agent-binary-listen-address", F_STR, OFF(jaeger_binary_addr), "localhost:6832", "Jaeger agent: Agent.emitBatch in thrift binary over UDP. Empty disables." },
 	{ "report.listen-address", F_STR, OFF(report_addr), "localhost:9091", "Native libmixd reports (not served yet: accepted)." },
 	{ "zipkin.autocomplete-keys", F_STR, OFF(store.autocomplete_keys), "", "Comma-separated tag keys whose values Zipkin's autocomplete offers." },
 	{ "query.timeout", F_U32, OFF(query_timeout_ms), "5000", "Longest a search runs, in ms; past it the answer is flagged truncated." },
@@ -64,6 +64,9 @@ void mx_config_default(struct mx_config *cfg)
 	cfg->query_addr = "localhost:16686";
 	cfg->web_addr = "localhost:42422";
 	cfg->zipkin_addr = "localhost:9411";
+	cfg->jaeger_collector_addr = "localhost:14268";
+	cfg->jaeger_compact_addr = "localhost:6831";
+	cfg->jaeger_binary_addr = "localhost:6832";
 	cfg->query_timeout_ms = 5000;
 	cfg->log_level = MX_LOG_INFO;
 	cfg->query_max_spans = 100000;

@@ -24,8 +24,10 @@
 #include "admin.h"
 #include "config.h"
 #include "http.h"
+#include "jaeger_receiver.h"
 #include "log.h"
 #include "otlp_receiver.h"
+#include "udp.h"
 #include "zipkin_receiver.h"
 
 #ifndef MIXD_VERSION
@@ -92,6 +94,8 @@ int main(int argc, char **argv)
 	int exit_code = 1;
 	struct mx_store *store = NULL;
 	struct mx_http_server *http = NULL;
+	struct mx_udp_server *udp = NULL;
+	static struct mx_jaeger_receiver jaeger;
 	static struct mx_otlp_receiver otlp;
 	static struct mx_zipkin_receiver zipkin;
 	static struct mx_zipkin_query_ctx zipkin_query;
@@ -168,19 +172,29 @@ int main(int argc, char **argv)
 	mx_admin_init(&admin, store, http);
 	mx_admin_add_receiver(&admin, "otlp", &otlp.stats);
 	mx_admin_add_receiver(&admin, "zipkin", &zipkin.stats);
+	mx_jaeger_receiver_init(&jaeger, store, &cfg.decode);
+	mx_admin_add_receiver(&admin, "jaeger_http", &jaeger.stats);
+	udp = mx_udp_new(store, &cfg.decode);
+	if (!udp)
+		goto out;
+	mx_admin_set_extra(&admin, "udp", mx_udp_vars_json, udp);
 
 	if (mx_http_listen(http, "otlp", cfg.otlp_addr, otlp.routes, 1, err, sizeof(err)) != MX_OK ||
 	    mx_http_listen(http, "zipkin", cfg.zipkin_addr, zipkin_routes, n_zipkin, err, sizeof(err)) != MX_OK ||
+	    mx_http_listen(http, "jaeger_collector", cfg.jaeger_collector_addr, jaeger.routes, 1, err, sizeof(err)) != MX_OK ||
 	    mx_http_listen(http, "query", cfg.query_addr, query_routes, n_query, err, sizeof(err)) != MX_OK ||
-	    mx_http_listen(http, "web", cfg.web_addr, admin.routes, 3, err, sizeof(err)) != MX_OK) {
+	    mx_http_listen(http, "web", cfg.web_addr, admin.routes, 3, err, sizeof(err)) != MX_OK ||
+	    mx_udp_listen(udp, "jaeger_compact", cfg.jaeger_compact_addr, MX_THRIFT_COMPACT, err, sizeof(err)) != MX_OK ||
+	    mx_udp_listen(udp, "jaeger_binary", cfg.jaeger_binary_addr, MX_THRIFT_BINARY, err, sizeof(err)) != MX_OK) {
 		mx_log(MX_LOG_ERROR, "main", "%s", err);
 		goto out;
 	}
-	if (mx_http_start(http) != MX_OK)
+	if (mx_http_start(http) != MX_OK || mx_udp_start(udp) != MX_OK)
 		goto out;
 
 	char bound[2048];
 	mx_http_bound_json(http, bound, sizeof(bound));
+	mx_udp_bound_json(udp, bound, sizeof(bound));
 	printf("mixd listening %s\n", bound);
 	fflush(stdout);
 	mx_log(MX_LOG_INFO, "main", "mixd %s started: store %s, sync %s, listening %s",
@@ -194,12 +208,15 @@ int main(int argc, char **argv)
 	mx_log(MX_LOG_INFO, "main", "signal %d: stopping", sig);
 	exit_code = 0;
 out:
+	/* no more datagrams; those handed over are still committed */
+	mx_udp_stop(udp);
 	/* requests already begun finish normally: the writer still runs */
 	if (http)
 		mx_http_drain(http, 10000);
 	if (store)
 		mx_store_shutdown(store); /* commits anything left, answers waiters */
 	mx_http_free(http, 1000);
+	mx_udp_free(udp); /* after the last commit callback */
 	mx_store_close(store);
 	if (exit_code == 0)
 		mx_log(MX_LOG_INFO, "main", "stopped");

@@ -34,6 +34,9 @@ function withDefaults(dataDir, args) {
 		['--query.listen-address', 'localhost:0'],
 		['--web.listen-address', 'localhost:0'],
 		['--zipkin.listen-address', 'localhost:0'],
+		['--jaeger.collector-listen-address', 'localhost:0'],
+		['--jaeger.agent-compact-listen-address', 'localhost:0'],
+		['--jaeger.agent-binary-listen-address', 'localhost:0'],
 	];
 	const given = new Set(args.map((a) => a.split('=')[0]));
 	const out = [];
