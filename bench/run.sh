@@ -4,13 +4,16 @@
 #
 # 1. bench_ceilings: what the bare libraries reach on this machine (protobuf-c
 #    unpack, mixd's decoders, jansson on OTLP/JSON and on Zipkin JSON, LMDB
-#    commits), single thread.
+#    commits), single thread; bench_thrift: the Jaeger thrift decoders.
 # 2. For each sync mode (full, then none): starts $BUILD/mixd on a fresh temp
 #    --storage.path with every listener on localhost:0 (or disabled), reads
 #    the OTLP and Zipkin ports from its `mixd listening {...}` line (bounded
 #    wait), runs bench_ingest with OTLP protobuf, OTLP/JSON and Zipkin v2
 #    JSON (when mixd serves Zipkin), records mixd's CPU per thread, then
-#    stops mixd with SIGTERM and waits for it.
+#    stops mixd with SIGTERM and waits for it. With full sync, also the
+#    Jaeger agent UDP ingest: bench_thrift sends emitBatch datagrams (compact,
+#    then binary) to the ports of mixd's listen line; committed and dropped
+#    spans are the deltas of the `udp` object of mixd's /debug/vars.
 # 3. With full sync, profiles mixd with `perf record -g` during one more
 #    protobuf run and prints the top of `perf report` (skipped when perf is
 #    missing or not permitted).
@@ -36,6 +39,7 @@ MIXD=$BUILD/mixd
 INGEST=$BUILD/bench/bench_ingest
 CEIL=$BUILD/bench/bench_ceilings
 QUERY=$BUILD/bench/bench_query
+THRIFT=$BUILD/bench/bench_thrift
 
 for b in "$MIXD" "$INGEST" "$CEIL" "$QUERY"; do
 	if [ ! -x "$b" ]; then
@@ -50,11 +54,15 @@ OFF=""
 if "$MIXD" --help 2>&1 | grep -q -- "--zipkin.listen-address "; then
 	OFF="--zipkin.listen-address=localhost:0"
 fi
-for f in jaeger.collector-listen-address \
-	jaeger.agent-compact-listen-address jaeger.agent-binary-listen-address \
-	report.listen-address; do
+for f in jaeger.collector-listen-address report.listen-address; do
 	if "$MIXD" --help 2>&1 | grep -q -- "--$f "; then
 		OFF="$OFF --$f="
+	fi
+done
+# the Jaeger agent's UDP listeners get free ports (for the UDP ingest run)
+for f in jaeger.agent-compact-listen-address jaeger.agent-binary-listen-address; do
+	if "$MIXD" --help 2>&1 | grep -q -- "--$f "; then
+		OFF="$OFF --$f=localhost:0"
 	fi
 done
 
@@ -97,7 +105,8 @@ listen_port() {
 }
 
 # start_mixd SYNC [NAME]: sets PID, PORT (OTLP), ZPORT (Zipkin, empty when
-# not served) and QPORT (Jaeger query); the store is $TMP/data-SYNC, emptied
+# not served), QPORT (Jaeger query), WPORT (web: /debug/vars), CPORT and BPORT
+# (Jaeger agent UDP compact and binary, empty when not served); the store is $TMP/data-SYNC, emptied
 # first, or the existing $TMP/data-NAME when NAME is given
 start_mixd() {
 	data=$TMP/data-${2:-$1}
@@ -128,6 +137,9 @@ start_mixd() {
 	fi
 	ZPORT=$(listen_port zipkin)
 	QPORT=$(listen_port query)
+	WPORT=$(listen_port web)
+	CPORT=$(listen_port jaeger_compact)
+	BPORT=$(listen_port jaeger_binary)
 	return 0
 }
 
@@ -189,6 +201,67 @@ ingest() {
 	du -sh "$TMP/data-$2" 2>/dev/null | awk '{ print "store size: " $1 }'
 }
 
+# udp_var FILE LISTENER KEY: counter KEY of LISTENER in the `udp` object of
+# a saved /debug/vars (0 when absent)
+udp_var() {
+	v=$(sed -n 's/.*"'"$2"'":{\("datagrams":[^}]*\)}.*/\1/p' "$1" | tr ',' '\n' |
+		sed -n 's/^"'"$3"'"://p' | head -1)
+	echo "${v:-0}"
+}
+
+# udp_ingest PROTO SYNC: bench_thrift sends emitBatch datagrams to the agent
+# port of PROTO for SECS s; committed and dropped spans come from mixd's
+# /debug/vars, read before and after (after the queue drained, bounded)
+udp_ingest() {
+	echo
+	echo "--- Jaeger agent UDP (emitBatch, thrift $1), --storage.sync=$2 ---"
+	name=jaeger_$1
+	port=$CPORT
+	[ "$1" = binary ] && port=$BPORT
+	curl -s --max-time 5 "http://127.0.0.1:$WPORT/debug/vars" >"$TMP/vars0" || true
+	cpu_snapshot "$TMP/cpu0"
+	t0=$(date +%s.%N)
+	"$THRIFT" --udp-port "$port" --proto "$1" --seconds "$SECS" >"$TMP/udp.out" 2>&1
+	t1=$(date +%s.%N)
+	cpu_snapshot "$TMP/cpu1"
+	# bounded: 10 s for the writer to commit what is still queued
+	last=""
+	i=0
+	while [ $i -lt 50 ]; do
+		sleep 0.2
+		curl -s --max-time 5 "http://127.0.0.1:$WPORT/debug/vars" >"$TMP/vars1" || true
+		cur="$(udp_var "$TMP/vars1" "$name" accepted_spans) $(udp_var "$TMP/vars1" "$name" dropped_spans)"
+		[ "$cur" = "$last" ] && break
+		last=$cur
+		i=$((i + 1))
+	done
+	grep -v '^result ' "$TMP/udp.out"
+	wall=$(echo "$t0 $t1" | awk '{ print $2 - $1 }')
+	cpu_report "$TMP/cpu0" "$TMP/cpu1" "$wall"
+	line=$(grep '^result name=udp_send ' "$TMP/udp.out" | head -1)
+	sent=$(val "$line" spans)
+	dg=$(val "$line" datagrams)
+	s=$(val "$line" seconds)
+	d() { echo $(($(udp_var "$TMP/vars1" "$name" "$1") - $(udp_var "$TMP/vars0" "$name" "$1"))); }
+	acc=$(d accepted_spans)
+	drop=$(d dropped_spans)
+	kern=$(d kernel_drops)
+	bad=$(d malformed_datagrams)
+	rcvd=$(d datagrams)
+	awk -v sent="${sent:-0}" -v dg="${dg:-0}" -v s="${s:-0}" -v acc="$acc" -v drop="$drop" \
+		-v kern="$kern" -v bad="$bad" -v rcvd="$rcvd" -v p="$1" -v sync="$2" 'BEGIN {
+		per = dg > 0 ? sent / dg : 0
+		if (s <= 0) s = 1
+		printf "UDP ingest: sent %.0f spans/s, committed %.0f spans/s, dropped %d (queue) + %d (kernel)\n",
+			sent / s, acc / s, drop, kern * per
+		printf "  (%s: %d datagrams sent, %d received, %d kernel-dropped, %d malformed; %d spans " \
+			"sent, %d committed; rates over the %.1f s send time)\n", p, dg, rcvd, kern, bad,
+			sent, acc, s
+		printf "result name=udp enc=%s sync=%s sent_spans_per_s=%.0f spans_per_s=%.0f " \
+			"dropped_queue=%d dropped_kernel=%d\n", p, sync, sent / s, acc / s, drop,
+			kern * per > "/dev/stderr" }' 2>>"$RESULTS"
+}
+
 profile() {
 	if [ "$PERF" = 0 ] || ! command -v perf >/dev/null 2>&1; then
 		echo "perf: not available, profile skipped"
@@ -236,6 +309,12 @@ echo "--- ceilings (bare libraries, single thread, same bodies) ---"
 "$CEIL" --seconds "$CEIL_SECS" --dir "$TMP" >"$TMP/ceil.out" 2>&1
 grep -v '^result ' "$TMP/ceil.out"
 grep '^result ' "$TMP/ceil.out" >>"$RESULTS"
+if [ -x "$THRIFT" ]; then
+	echo
+	"$THRIFT" --seconds "$CEIL_SECS" >"$TMP/thrift.out" 2>&1 || echo "bench: bench_thrift failed"
+	grep -v '^result ' "$TMP/thrift.out"
+	grep '^result ' "$TMP/thrift.out" >>"$RESULTS"
+fi
 
 for sync in full none; do
 	if ! start_mixd "$sync"; then
@@ -249,6 +328,16 @@ for sync in full none; do
 	else
 		echo
 		echo "--- Zipkin v2 JSON: skipped, this mixd does not serve Zipkin yet ---"
+	fi
+	if [ "$sync" = full ]; then
+		if [ -n "$CPORT" ] && [ -n "$BPORT" ] && [ -n "$WPORT" ] && [ -x "$THRIFT" ] &&
+			command -v curl >/dev/null 2>&1; then
+			udp_ingest compact "$sync"
+			udp_ingest binary "$sync"
+		else
+			echo
+			echo "--- Jaeger agent UDP: skipped (no agent listener, bench_thrift or curl) ---"
+		fi
 	fi
 	[ "$sync" = full ] && profile
 	stop_mixd
@@ -313,10 +402,19 @@ grep '^result name=ingest ' "$RESULTS" | while read -r line; do
 done
 echo "(spans/s = spans acknowledged with 200 (OTLP) or 202 (Zipkin) after the LMDB commit; cores = CPU mixd used;"
 echo " busy = cores busy on the whole machine: far above cores + 0.1 means other work competed)"
+if grep -q '^result name=udp ' "$RESULTS"; then
+	echo
+	echo "UDP ingest (Jaeger agent emitBatch, ~60 KB datagrams, one sender, full sync):"
+	grep '^result name=udp ' "$RESULTS" | while read -r line; do
+		printf "  %-8s sent %10s spans/s, committed %10s spans/s, dropped %s (queue) + %s (kernel)\n" \
+			"$(val "$line" enc)" "$(val "$line" sent_spans_per_s)" "$(val "$line" spans_per_s)" \
+			"$(val "$line" dropped_queue)" "$(val "$line" dropped_kernel)"
+	done
+fi
 echo
 echo "ceilings, single thread:"
 for n in pb_unpack mx_decode_proto json_parse mx_decode_json zipkin_json_parse \
-	mx_decode_zipkin_json lmdb_append_full lmdb_append_idx_full lmdb_random_full \
+	mx_decode_zipkin_json thrift_decode_binary thrift_decode_compact lmdb_append_full lmdb_append_idx_full lmdb_random_full \
 	lmdb_append_none; do
 	v=$(ceil $n)
 	[ "$v" != 0 ] && printf "  %-22s %10s spans/s\n" "$n" "$v"

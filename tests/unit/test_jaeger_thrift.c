@@ -1,8 +1,8 @@
 /*
  * test_jaeger_thrift.c - the Jaeger thrift codecs (codec/jaeger_thrift.h):
  * the verified emitBatch examples of the wire reference in both protocols,
- * the bare HTTP Batch, round trips model -> thrift -> model in both
- * protocols, tags decoded by vType, and bad inputs (truncation at every
+ * the bare HTTP Batch, Collector.submitBatches with two Batches, round
+ * trips model -> thrift -> model in both protocols, tags decoded by vType, and bad inputs (truncation at every
  * length, negative lengths, deep nesting, trailing bytes).
  */
 #include <setjmp.h>
@@ -359,6 +359,100 @@ static void test_roundtrip(void **st)
 	roundtrip(MX_THRIFT_COMPACT, 1);
 }
 
+/* Collector.submitBatches: an RPC call message whose args hold field 1 =
+ * list<Batch>; two Batches of distinct resources, both decoded, each span
+ * keeping its own resource. */
+static void submit_batches(enum mx_thrift_proto p)
+{
+	struct mx_batch *in = sample();
+	/* a second span under a second resource */
+	struct mx_resource *r2 = mx_arena_calloc(&in->arena, 1, sizeof(*r2));
+	struct mx_attr *ra = mx_arena_calloc(&in->arena, 1, sizeof(*ra));
+	ra->key = MX_STR_LIT("service.name");
+	ra->value.type = MX_VAL_STRING;
+	ra->value.u.s = MX_STR_LIT("backend");
+	r2->attrs = (struct mx_attrs){ ra, 1 };
+	struct mx_span *s2 = mx_batch_add_span(in);
+	memset(s2->trace_id, 0x5a, 16);
+	memset(s2->span_id, 0x6b, 8);
+	s2->name = MX_STR_LIT("db");
+	s2->start_ns = 1700000000000000000ull;
+	s2->end_ns = s2->start_ns + 7000;
+	s2->resource = r2;
+	s2->scope = in->spans[0].scope;
+
+	struct mx_buf b1, b2, msg;
+	uint32_t c1 = 0, c2 = 0;
+	mx_buf_init(&b1, 1 << 20);
+	mx_buf_init(&b2, 1 << 20);
+	mx_buf_init(&msg, 1 << 20);
+	assert_int_equal(mx_jaeger_thrift_encode_batch(p, in, 0, &c1, &b1), MX_OK);
+	assert_int_equal(c1, 1);
+	assert_int_equal(mx_jaeger_thrift_encode_batch(p, in, 1, &c2, &b2), MX_OK);
+	assert_int_equal(c2, 1);
+	static const char name[] = "submitBatches";
+	if (p == MX_THRIFT_BINARY) {
+		static const uint8_t hdr[] = { 0x80, 0x01, 0x00, 0x01, 0, 0, 0, 13 };
+		static const uint8_t args[] = { 0, 0, 0, 7, /* seqid */
+						0x0f, 0x00, 0x01, 0x0c, 0, 0, 0, 2 };
+		mx_buf_append(&msg, hdr, sizeof(hdr));
+		mx_buf_append(&msg, name, 13);
+		mx_buf_append(&msg, args, sizeof(args));
+	} else {
+		/* protocol id, CALL << 5 | version 1, seqid 7, name length */
+		static const uint8_t hdr[] = { 0x82, 0x21, 0x07, 13 };
+		/* field 1 (delta 1) list; list of 2 structs */
+		static const uint8_t args[] = { 0x19, 0x2c };
+		mx_buf_append(&msg, hdr, sizeof(hdr));
+		mx_buf_append(&msg, name, 13);
+		mx_buf_append(&msg, args, sizeof(args));
+	}
+	mx_buf_append(&msg, b1.data, b1.len);
+	mx_buf_append(&msg, b2.data, b2.len);
+	mx_buf_append(&msg, "", 1); /* args stop */
+
+	struct mx_batch *b = mx_batch_new(1 << 20);
+	struct mx_errmsg err = { 0 };
+	int rc = mx_jaeger_thrift_decode_batch(p, msg.data, msg.len, &lim, b, &err);
+	if (rc)
+		print_error("%s\n", err.text);
+	assert_int_equal(rc, MX_OK);
+	assert_int_equal(b->n_spans, 2);
+	const struct mx_span *x = &b->spans[0], *y = &b->spans[1];
+	assert_memory_equal(x->span_id, in->spans[0].span_id, 8);
+	assert_memory_equal(y->span_id, s2->span_id, 8);
+	assert_memory_equal(y->trace_id, s2->trace_id, 16);
+	assert_true(mx_str_eq(x->name, "GET /x", 6));
+	assert_true(mx_str_eq(y->name, "db", 2));
+	assert_int_equal(y->start_ns, s2->start_ns);
+	assert_int_equal(y->end_ns, s2->end_ns);
+	assert_non_null(x->resource);
+	assert_non_null(y->resource);
+	assert_ptr_not_equal(x->resource, y->resource);
+	assert_true(mx_str_eq(mx_span_service(x), "frontend", 8));
+	assert_true(mx_str_eq(mx_span_service(y), "backend", 7));
+	assert_int_equal(x->resource->attrs.n, 2);
+	assert_int_equal(y->resource->attrs.n, 1);
+	mx_batch_free(b);
+
+	/* the same message without its last byte is refused */
+	b = mx_batch_new(1 << 20);
+	rc = mx_jaeger_thrift_decode_batch(p, msg.data, msg.len - 1, &lim, b, &err);
+	assert_int_equal(rc, MX_EINVAL);
+	mx_batch_free(b);
+	mx_buf_free(&b1);
+	mx_buf_free(&b2);
+	mx_buf_free(&msg);
+	mx_batch_free(in);
+}
+
+static void test_submit_batches(void **st)
+{
+	(void)st;
+	submit_batches(MX_THRIFT_BINARY);
+	submit_batches(MX_THRIFT_COMPACT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,6 +461,7 @@ int main(void)
 		cmocka_unit_test_setup(test_bad_lengths_and_depth, setup),
 		cmocka_unit_test_setup(test_vtype, setup),
 		cmocka_unit_test_setup(test_roundtrip, setup),
+		cmocka_unit_test_setup(test_submit_batches, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
