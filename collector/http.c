@@ -239,6 +239,16 @@ const char *mx_http_header(struct mx_http_req *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+bool mx_http_media_type_is(const char *ctype, const char *type)
+{
+	if (!ctype)
+		ctype = "";
+	while (*ctype == ' ' || *ctype == '\t')
+		ctype++;
+	size_t n = strcspn(ctype, "; \t");
+	return n == strlen(type) && strncasecmp(ctype, type, n) == 0;
+}
+
 const char *mx_http_query(struct mx_http_req *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);

@@ -112,6 +112,11 @@ const char *mx_http_method(const struct mx_http_req *req);
 const char *mx_http_path(const struct mx_http_req *req);
 /* A request header (case-insensitive name) or NULL. */
 const char *mx_http_header(struct mx_http_req *req, const char *name);
+/* True when the media type of Content-Type value `ctype` (before any ';'
+ * parameters, surrounding blanks ignored) equals `type`, case-insensitively.
+ * A NULL or empty `ctype` matches only an empty `type`. */
+bool mx_http_media_type_is(const char *ctype, const char *type);
+
 /* A query-string argument (URL-decoded) or NULL. */
 const char *mx_http_query(struct mx_http_req *req, const char *name);
 /* All values of a repeated query-string argument (URL-decoded), in order:

@@ -81,3 +81,18 @@ void mx_ingest_finish(struct mx_store *store, struct mx_batch *batch, int decode
 	mx_batch_free(batch);
 	free(p);
 }
+
+void mx_ingest_text_errfmt(struct mx_http_req *req, unsigned status, const char *msg)
+{
+	static const char *const retry[] = { "Retry-After", "1", NULL };
+	char text[320];
+	int n = snprintf(text, sizeof(text), "%s\n", msg);
+	mx_http_respond(req, status, "text/plain; charset=utf-8", text,
+			n > 0 ? (size_t)(n < (int)sizeof(text) ? n : (int)sizeof(text) - 1) : 0,
+			(status == 429 || status == 503) ? retry : NULL);
+}
+
+void mx_ingest_answer_accepted(const struct mx_ingest_pending *p)
+{
+	mx_http_respond(p->req, 202, NULL, NULL, 0, NULL);
+}

@@ -53,4 +53,11 @@ void mx_ingest_finish(struct mx_store *store, struct mx_batch *batch, int decode
 		      const struct mx_ingest_pending *tmpl,
 		      const struct mx_errmsg *err);
 
+/* The error form of Zipkin and Jaeger: `msg` as text/plain, with
+ * Retry-After: 1 on 429 and 503. Usable as a route's errfmt. */
+void mx_ingest_text_errfmt(struct mx_http_req *req, unsigned status, const char *msg);
+
+/* Answers a committed request 202 with an empty body (Zipkin, Jaeger). */
+void mx_ingest_answer_accepted(const struct mx_ingest_pending *p);
+
 #endif

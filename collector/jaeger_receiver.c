@@ -18,32 +18,12 @@
 #include "../codec/jaeger_thrift.h"
 #include "../model/error.h"
 
-static void jaeger_errfmt(struct mx_http_req *req, unsigned status, const char *msg)
-{
-	static const char *const retry[] = { "Retry-After", "1", NULL };
-	char text[320];
-	int n = snprintf(text, sizeof(text), "%s\n", msg);
-	mx_http_respond(req, status, "text/plain; charset=utf-8", text,
-			n > 0 ? (size_t)n : 0,
-			(status == 429 || status == 503) ? retry : NULL);
-}
-
-static void answer_accepted(const struct mx_ingest_pending *p)
-{
-	mx_http_respond(p->req, 202, NULL, NULL, 0, NULL);
-}
-
 /* True for a missing or empty type and for the two thrift binary types. */
 static bool is_thrift_binary(const char *ctype)
 {
-	if (!ctype)
-		return true;
-	while (*ctype == ' ' || *ctype == '\t')
-		ctype++;
-	size_t n = strcspn(ctype, "; \t");
-	return n == 0 ||
-	       (n == 20 && strncasecmp(ctype, "application/x-thrift", n) == 0) ||
-	       (n == 36 && strncasecmp(ctype, "application/vnd.apache.thrift.binary", n) == 0);
+	return mx_http_media_type_is(ctype, "") ||
+	       mx_http_media_type_is(ctype, "application/x-thrift") ||
+	       mx_http_media_type_is(ctype, "application/vnd.apache.thrift.binary");
 }
 
 static void handle(struct mx_http_req *req, void *ctx)
@@ -53,19 +33,19 @@ static void handle(struct mx_http_req *req, void *ctx)
 	const uint8_t *body = mx_http_body(req, &len);
 	if (!is_thrift_binary(mx_http_header(req, "Content-Type"))) {
 		atomic_fetch_add(&rx->stats.requests, 1);
-		jaeger_errfmt(req, 415, "Unsupported content type: want application/x-thrift "
+		mx_ingest_text_errfmt(req, 415, "Unsupported content type: want application/x-thrift "
 			      "or application/vnd.apache.thrift.binary");
 		return;
 	}
 	if (len == 0) {
 		atomic_fetch_add(&rx->stats.requests, 1);
-		jaeger_errfmt(req, 400, "Unable to process request body: empty body");
+		mx_ingest_text_errfmt(req, 400, "Unable to process request body: empty body");
 		return;
 	}
 	struct mx_batch *batch = mx_ingest_batch_new(len);
 	struct mx_errmsg err = { .set = 0 };
 	if (!batch) {
-		jaeger_errfmt(req, 503, "out of memory; retry later");
+		mx_ingest_text_errfmt(req, 503, "out of memory; retry later");
 		return;
 	}
 	int rc = mx_jaeger_thrift_decode_batch(MX_THRIFT_BINARY, body, len, &rx->limits,
@@ -79,8 +59,8 @@ static void handle(struct mx_http_req *req, void *ctx)
 		return;
 	}
 	struct mx_ingest_pending tmpl = {
-		.req = req, .stats = &rx->stats, .errfmt = jaeger_errfmt,
-		.answer = answer_accepted, .json = false,
+		.req = req, .stats = &rx->stats, .errfmt = mx_ingest_text_errfmt,
+		.answer = mx_ingest_answer_accepted, .json = false,
 	};
 	mx_ingest_finish(rx->store, batch, rc, &tmpl, &err);
 }
@@ -92,5 +72,5 @@ void mx_jaeger_receiver_init(struct mx_jaeger_receiver *rx, struct mx_store *sto
 	rx->store = store;
 	rx->limits = *limits;
 	rx->routes[0] = (struct mx_route){ "POST", "/api/traces", MX_ROUTE_BODY,
-					   handle, rx, jaeger_errfmt };
+					   handle, rx, mx_ingest_text_errfmt };
 }

@@ -23,13 +23,10 @@ enum { ENC_PROTO, ENC_JSON, ENC_OTHER };
 
 static int encoding_of(const char *ctype)
 {
-	if (!ctype)
-		return ENC_OTHER;
-	size_t n = strcspn(ctype, "; \t");
-	if ((n == 22 && strncasecmp(ctype, "application/x-protobuf", n) == 0) ||
-	    (n == 20 && strncasecmp(ctype, "application/protobuf", n) == 0))
+	if (mx_http_media_type_is(ctype, "application/x-protobuf") ||
+	    mx_http_media_type_is(ctype, "application/protobuf"))
 		return ENC_PROTO;
-	if (n == 16 && strncasecmp(ctype, "application/json", n) == 0)
+	if (mx_http_media_type_is(ctype, "application/json"))
 		return ENC_JSON;
 	return ENC_OTHER;
 }

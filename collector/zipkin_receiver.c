@@ -16,43 +16,21 @@
 #include "../codec/zipkin.h"
 #include "../model/error.h"
 
-static void zipkin_errfmt(struct mx_http_req *req, unsigned status, const char *msg)
-{
-	static const char *const retry[] = { "Retry-After", "1", NULL };
-	char text[320];
-	int n = snprintf(text, sizeof(text), "%s\n", msg);
-	mx_http_respond(req, status, "text/plain; charset=utf-8", text,
-			n > 0 ? (size_t)n : 0,
-			(status == 429 || status == 503) ? retry : NULL);
-}
-
-static void answer_accepted(const struct mx_ingest_pending *p)
-{
-	mx_http_respond(p->req, 202, NULL, NULL, 0, NULL);
-}
-
-static bool is_protobuf(const char *ctype)
-{
-	if (!ctype)
-		return false;
-	size_t n = strcspn(ctype, "; \t");
-	return (n == 22 && strncasecmp(ctype, "application/x-protobuf", n) == 0) ||
-	       (n == 20 && strncasecmp(ctype, "application/protobuf", n) == 0);
-}
-
 static void handle(struct mx_http_req *req, struct mx_zipkin_receiver *rx, bool v1)
 {
 	size_t len;
 	const uint8_t *body = mx_http_body(req, &len);
-	bool proto = is_protobuf(mx_http_header(req, "Content-Type"));
+	const char *ctype = mx_http_header(req, "Content-Type");
+	bool proto = mx_http_media_type_is(ctype, "application/x-protobuf") ||
+		     mx_http_media_type_is(ctype, "application/protobuf");
 	if (v1 && proto) {
-		zipkin_errfmt(req, 415, "v1 spans are accepted as JSON only");
+		mx_ingest_text_errfmt(req, 415, "v1 spans are accepted as JSON only");
 		return;
 	}
 	struct mx_batch *batch = mx_ingest_batch_new(len);
 	struct mx_errmsg err = { .set = 0 };
 	if (!batch) {
-		zipkin_errfmt(req, 503, "out of memory; retry later");
+		mx_ingest_text_errfmt(req, 503, "out of memory; retry later");
 		return;
 	}
 	int rc;
@@ -71,8 +49,8 @@ static void handle(struct mx_http_req *req, struct mx_zipkin_receiver *rx, bool 
 		return;
 	}
 	struct mx_ingest_pending tmpl = {
-		.req = req, .stats = &rx->stats, .errfmt = zipkin_errfmt,
-		.answer = answer_accepted, .json = !proto,
+		.req = req, .stats = &rx->stats, .errfmt = mx_ingest_text_errfmt,
+		.answer = mx_ingest_answer_accepted, .json = !proto,
 	};
 	mx_ingest_finish(rx->store, batch, rc, &tmpl, &err);
 }
@@ -94,7 +72,7 @@ void mx_zipkin_receiver_init(struct mx_zipkin_receiver *rx, struct mx_store *sto
 	rx->store = store;
 	rx->limits = *limits;
 	rx->routes[0] = (struct mx_route){ "POST", "/api/v2/spans", MX_ROUTE_BODY | MX_ROUTE_CORS,
-					   handle_v2, rx, zipkin_errfmt };
+					   handle_v2, rx, mx_ingest_text_errfmt };
 	rx->routes[1] = (struct mx_route){ "POST", "/api/v1/spans", MX_ROUTE_BODY | MX_ROUTE_CORS,
-					   handle_v1, rx, zipkin_errfmt };
+					   handle_v1, rx, mx_ingest_text_errfmt };
 }
