@@ -64,6 +64,17 @@ static bool str_is(const struct jt_tag *t, const char *k)
 	return t->slen == n && memcmp(t->str, k, n) == 0;
 }
 
+/* The scope field a tag names (otel.scope.name / otel.library.name, and the
+ * versions), or NULL when the tag names none. */
+static struct mx_str *scope_field(struct jt_span *sp, const struct jt_tag *t)
+{
+	if (key_is(t, "otel.scope.name") || key_is(t, "otel.library.name"))
+		return &sp->sname;
+	if (key_is(t, "otel.scope.version") || key_is(t, "otel.library.version"))
+		return &sp->sver;
+	return NULL;
+}
+
 /* Reads one Tag struct (the struct header has been consumed by the caller's
  * list; this enters it). */
 static int read_tag(struct jt *j, struct jt_tag *t)
@@ -198,17 +209,8 @@ static int read_tags(struct jt *j, struct mx_attrs *out, uint32_t cap,
 				if (rc)
 					return rc;
 				continue;
-			} else if ((key_is(&t, "otel.scope.name") ||
-				    key_is(&t, "otel.library.name")) &&
-				   t.vtype == 0) {
-				sp->sname = copy(j, t.str, t.slen, &rc);
-				if (rc)
-					return rc;
-				continue;
-			} else if ((key_is(&t, "otel.scope.version") ||
-				    key_is(&t, "otel.library.version")) &&
-				   t.vtype == 0) {
-				sp->sver = copy(j, t.str, t.slen, &rc);
+			} else if (t.vtype == 0 && scope_field(sp, &t)) {
+				*scope_field(sp, &t) = copy(j, t.str, t.slen, &rc);
 				if (rc)
 					return rc;
 				continue;
