@@ -189,6 +189,7 @@ fuzz-replay: $(FUZZ_BIN)
 	@sh tests/fuzz/replay.sh $(BUILD)/fuzz
 
 integration: $(BUILD)/mixd $(LIBMIXD_ALL)
-	@MIXD_BIN=$(abspath $(BUILD)/mixd) MIXD_BUILD=$(abspath $(BUILD)) sh tests/integration/run.sh
+	@MIXD_BIN=$(abspath $(BUILD)/mixd) MIXD_REPORT_BIN=$(abspath $(BUILD)/mixd-report) \
+		MIXD_BUILD=$(abspath $(BUILD)) sh tests/integration/run.sh
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -3,6 +3,9 @@
  *   1. ns per mixd_record_request() on a bound handle, p50 and p99, with 1
  *      and 2 recording threads (batches of 1000 calls timed with
  *      clock_gettime; the per-call figure of each batch is one sample);
+ *      the same for mixd_record_request_traced() on every call (the
+ *      exemplar's wall-clock read included), and with 1 call in 100
+ *      traced, the rest plain (a 1 % sampling rate), 1 thread;
  *   2. bind cost: a new label set, an existing one, and mixd_record()
  *      through the per-thread cache;
  *   3. bytes on the wire (gzip'd report body) for 1000 requests over 100
@@ -43,6 +46,8 @@ static int cmp_double(const void *a, const void *b)
 
 /* realistic, varied inputs: durations 0..2 s, sizes 100 B..100 kB */
 static uint64_t vals[3][1024];
+/* trace and span ids for the traced calls (any non-zero bytes) */
+static uint8_t trace_ids[1024][16], span_ids[1024][8];
 
 static void make_vals(void)
 {
@@ -55,6 +60,10 @@ static void make_vals(void)
 		vals[0][i] = (x % 1000) * (x % 1000) / 500;
 		vals[1][i] = 100 + (x >> 20) % 2000;
 		vals[2][i] = 100 + (x >> 40) % 100000;
+		memset(trace_ids[i], 0, 16);
+		memcpy(trace_ids[i], &x, 8);
+		trace_ids[i][15] = 1;
+		memcpy(span_ids[i], &x, 8);
 	}
 }
 
@@ -64,7 +73,21 @@ struct hot_arg {
 	size_t nb;
 	double *samples;
 	pthread_barrier_t *bar;
+	unsigned traced; /* 0: plain calls; n: every n-th call traced */
 };
+
+/* One timed batch of traced calls: every `every`-th call traced. */
+static void traced_batch(const struct hot_arg *a, size_t b, unsigned every)
+{
+	for (unsigned i = 0; i < BATCH; i++) {
+		unsigned k = (unsigned)(b * BATCH + i) & 1023;
+		if (i % every == 0)
+			mixd_record_request_traced(a->r, a->series, vals[0][k], vals[1][k],
+						   vals[2][k], trace_ids[k], span_ids[k]);
+		else
+			mixd_record_request(a->r, a->series, vals[0][k], vals[1][k], vals[2][k]);
+	}
+}
 
 static void *hot_thread(void *p)
 {
@@ -78,9 +101,14 @@ static void *hot_thread(void *p)
 		pthread_barrier_wait(a->bar);
 	for (size_t b = 0; b < a->nb; b++) {
 		uint64_t t0 = now_ns();
-		for (unsigned i = 0; i < BATCH; i++) {
-			unsigned k = (unsigned)(b * BATCH + i) & 1023;
-			mixd_record_request(a->r, a->series, vals[0][k], vals[1][k], vals[2][k]);
+		if (a->traced) {
+			traced_batch(a, b, a->traced);
+		} else {
+			for (unsigned i = 0; i < BATCH; i++) {
+				unsigned k = (unsigned)(b * BATCH + i) & 1023;
+				mixd_record_request(a->r, a->series, vals[0][k], vals[1][k],
+						    vals[2][k]);
+			}
 		}
 		a->samples[b] = (double)(now_ns() - t0) / BATCH;
 	}
@@ -127,7 +155,8 @@ static void labels_for(struct mixd_series_labels *l, char *buf, size_t n, unsign
 	l->connection_security_policy = "mutual_tls";
 }
 
-static void bench_hot(int threads, size_t nb)
+/* traced: 0 = mixd_record_request() only; n = every n-th call traced */
+static void bench_hot(int threads, size_t nb, unsigned traced)
 {
 	struct mixd_reporter *r = new_reporter("http://127.0.0.1:9/v1/report", 1000);
 	struct mixd_series_labels l;
@@ -142,7 +171,7 @@ static void bench_hot(int threads, size_t nb)
 	mixd_series_bind(r, &l, &s);
 	pthread_barrier_init(&bar, NULL, (unsigned)threads);
 	for (int i = 0; i < threads; i++) {
-		a[i] = (struct hot_arg){ r, s, nb, all + (size_t)i * nb, &bar };
+		a[i] = (struct hot_arg){ r, s, nb, all + (size_t)i * nb, &bar, traced };
 		pthread_create(&t[i], NULL, hot_thread, &a[i]);
 	}
 	for (int i = 0; i < threads; i++)
@@ -150,11 +179,14 @@ static void bench_hot(int threads, size_t nb)
 	pthread_barrier_destroy(&bar);
 	qsort(all, nb * (size_t)threads, sizeof(double), cmp_double);
 	double p50 = all[nb * (size_t)threads / 2], p99 = all[nb * (size_t)threads * 99 / 100];
-	printf("  record on a bound handle, %d thread%s:   p50 %6.2f ns  p99 %6.2f ns  "
-	       "(%zu batches of %d)\n",
+	const char *what = traced == 0 ? "record on a bound handle"
+			   : traced == 1 ? "traced record (every call)"
+					 : "1 record in 100 traced";
+	const char *tag = traced == 0 ? "record" : traced == 1 ? "record_traced" : "record_1pct_traced";
+	printf("  %s, %d thread%s:   p50 %6.2f ns  p99 %6.2f ns  (%zu batches of %d)\n", what,
 	       threads, threads > 1 ? "s" : " ", p50, p99, nb * (size_t)threads, BATCH);
-	printf("result name=record_ns_p50_%dt value=%.2f\n", threads, p50);
-	printf("result name=record_ns_p99_%dt value=%.2f\n", threads, p99);
+	printf("result name=%s_ns_p50_%dt value=%.2f\n", tag, threads, p50);
+	printf("result name=%s_ns_p99_%dt value=%.2f\n", tag, threads, p99);
 	free(all);
 	mixd_reporter_close(r, 0);
 }
@@ -295,8 +327,10 @@ int main(int argc, char **argv)
 	}
 	make_vals();
 	printf("libmixd (%s)\n", mixd_version());
-	bench_hot(1, batches);
-	bench_hot(2, batches);
+	bench_hot(1, batches, 0);
+	bench_hot(2, batches, 0);
+	bench_hot(1, batches, 1);
+	bench_hot(1, batches, 100);
 	bench_bind();
 	h = hx_start();
 	if (!h) {

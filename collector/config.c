@@ -40,7 +40,9 @@ static const struct flag flags[] = {
 	{ "jaeger.collector-listen-address", F_STR, OFF(jaeger_collector_addr), "localhost:14268", "Jaeger collector: thrift binary Batch over HTTP (POST /api/traces). Empty disables." },
 	{ "jaeger.agent-compact-listen-address", F_STR, OFF(jaeger_compact_addr), "localhost:6831", "Jaeger agent: Agent.emitBatch in thrift compact over UDP. Empty disables." },
 	{ "jaeger.agent-binary-listen-address", F_STR, OFF(jaeger_binary_addr), "localhost:6832", "Jaeger agent: Agent.emitBatch in thrift binary over UDP. Empty disables." },
-	{ "report.listen-address", F_STR, OFF(report_addr), "localhost:9091", "Native libmixd reports (not served yet: accepted)." },
+	{ "report.listen-address", F_STR, OFF(report_addr), "localhost:9091", "Native libmixd reports (POST /v1/report). Empty disables." },
+	{ "metrics.max-series", F_U32, OFF(store.metrics_max_series), "100000", "Most Istio series shown at once; past it new label sets are counted into overflow series." },
+	{ "metrics.idle-timeout", F_STR, OFF(idle_timeout), "10m", "A series not updated this long stops being shown (its state is kept until retention); 0 never." },
 	{ "zipkin.autocomplete-keys", F_STR, OFF(store.autocomplete_keys), "", "Comma-separated tag keys whose values Zipkin's autocomplete offers." },
 	{ "query.timeout", F_U32, OFF(query_timeout_ms), "5000", "Longest a search runs, in ms; past it the answer is flagged truncated." },
 	{ "query.max-trace-spans", F_U32, OFF(query_max_spans), "100000", "Most spans returned for one trace." },
@@ -67,6 +69,7 @@ void mx_config_default(struct mx_config *cfg)
 	cfg->jaeger_collector_addr = "localhost:14268";
 	cfg->jaeger_compact_addr = "localhost:6831";
 	cfg->jaeger_binary_addr = "localhost:6832";
+	cfg->report_addr = "localhost:9091";
 	cfg->query_timeout_ms = 5000;
 	cfg->log_level = MX_LOG_INFO;
 	cfg->query_max_spans = 100000;

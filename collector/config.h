@@ -30,6 +30,8 @@ struct mx_config {
 	const char *report_addr;
 	const char *retention; /* --storage.retention as given; NULL: 72h
 				  (main.c parses it into store.retention_ns) */
+	const char *idle_timeout; /* --metrics.idle-timeout as given; NULL:
+				     10m (main.c parses it) */
 	enum mx_log_level log_level;
 	uint32_t query_max_spans;
 	uint32_t query_timeout_ms;

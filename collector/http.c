@@ -1,6 +1,9 @@
 /*
- * http.c - the HTTP framework: libmicrohttpd glue, routing, body caps,
- * decode budget, gzip, suspend/resume (see http.h).
+ * http.c - the HTTP framework's server: listeners and the accept thread,
+ * the libmicrohttpd daemon and its request callbacks, routing, the request
+ * accessors, drain and free (see http.h). Request bodies are read in
+ * http_body.c, answers stored and queued in http_respond.c; the structures
+ * they share are in http_int.h.
  *
  * Request life cycle (one `struct mx_http_req` per request, MHD's req_cls):
  *   1. headers: route by listener + method + path; refuse early (404, 405,
@@ -15,6 +18,9 @@
  *   4. resumed: queue the stored answer.
  * The state word makes steps 3-4 race-free: whoever comes second (the
  * handler returning or the answer arriving) does the resume.
+ *
+ * A streamed answer (mx_http_respond_stream) goes the same way
+ * (http_respond.c).
  */
 #include "http.h"
 
@@ -35,67 +41,9 @@
 #include <unistd.h>
 
 #include "../model/error.h"
-#include "inflate.h"
+#include "http_int.h"
 #include "listen.h"
 #include "log.h"
-
-#define MAX_LISTENERS 16
-#define MAX_EXTRA_HEADERS 8
-
-struct listener {
-	char name[32];
-	struct mx_bound bound;
-	const struct mx_route *routes;
-	size_t n_routes;
-};
-
-struct mx_http_server {
-	struct mx_http_limits lim;
-	struct listener listeners[MAX_LISTENERS];
-	size_t n_listeners;
-	struct MHD_Daemon *mhd;
-	pthread_t accept_thread;
-	bool accept_running;
-	int wake[2]; /* pipe waking the accept thread */
-	_Atomic uint64_t budget_used;
-	_Atomic uint64_t requests;
-	_Atomic uint64_t body_too_large;
-	_Atomic uint64_t budget_refused;
-	_Atomic int64_t inflight; /* begun, not yet answered */
-	_Atomic bool draining;    /* new requests get 503 */
-	pthread_mutex_t idle_mu;
-	pthread_cond_t idle_cv;
-};
-
-enum req_state {
-	RS_IN_HANDLER = 0, /* handler running, no answer yet */
-	RS_ANSWERED,       /* answered before the handler returned */
-	RS_SUSPENDED,      /* handler returned without an answer */
-	RS_RESUMED,        /* answered after suspension */
-};
-
-struct mx_http_req {
-	struct mx_http_server *srv;
-	struct MHD_Connection *conn;
-	const struct mx_route *route;
-	const char *method;
-	const char *path;
-	uint8_t *body;
-	size_t body_len;
-	size_t body_cap;
-	uint64_t budget_held;
-	unsigned refuse; /* status to answer once the body is read, or 0 */
-	bool dispatched;
-	bool counted_inflight;
-	_Atomic int state;
-	/* the answer */
-	unsigned status;
-	char content_type[96];
-	uint8_t *resp;
-	size_t resp_len;
-	char *headers[2 * MAX_EXTRA_HEADERS];
-	size_t n_headers;
-};
 
 void mx_http_limits_default(struct mx_http_limits *lim)
 {
@@ -104,129 +52,6 @@ void mx_http_limits_default(struct mx_http_limits *lim)
 	lim->decode_budget = 256ull << 20;
 	lim->threads = 2;
 	lim->conn_timeout_s = 60;
-}
-
-/* ---------- budget ---------- */
-
-static bool budget_take(struct mx_http_server *srv, struct mx_http_req *r, uint64_t n)
-{
-	uint64_t cur = atomic_load(&srv->budget_used);
-	do {
-		if (cur + n > srv->lim.decode_budget)
-			return false;
-	} while (!atomic_compare_exchange_weak(&srv->budget_used, &cur, cur + n));
-	r->budget_held += n;
-	return true;
-}
-
-static void budget_release(struct mx_http_server *srv, struct mx_http_req *r)
-{
-	if (r->budget_held) {
-		atomic_fetch_sub(&srv->budget_used, r->budget_held);
-		r->budget_held = 0;
-	}
-}
-
-/* ---------- answers ---------- */
-
-static void inflight_done(struct mx_http_req *r)
-{
-	if (!r->counted_inflight)
-		return;
-	r->counted_inflight = false;
-	struct mx_http_server *srv = r->srv;
-	if (atomic_fetch_sub(&srv->inflight, 1) == 1) {
-		pthread_mutex_lock(&srv->idle_mu);
-		pthread_cond_broadcast(&srv->idle_cv);
-		pthread_mutex_unlock(&srv->idle_mu);
-	}
-}
-
-static enum MHD_Result queue_answer(struct mx_http_req *r)
-{
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
-	if (!resp)
-		return MHD_NO;
-	r->resp = NULL; /* MHD owns it now */
-	if (r->content_type[0])
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
-	for (size_t i = 0; i + 1 < r->n_headers; i += 2)
-		MHD_add_response_header(resp, r->headers[i], r->headers[i + 1]);
-	if (r->route && (r->route->flags & MX_ROUTE_CORS))
-		MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
-	enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
-	MHD_destroy_response(resp);
-	inflight_done(r);
-	return ret;
-}
-
-static void store_answer(struct mx_http_req *r, unsigned status, const char *ctype,
-			 void *body, size_t len, const char *const *extra)
-{
-	r->status = status;
-	snprintf(r->content_type, sizeof(r->content_type), "%s", ctype ? ctype : "");
-	free(r->resp);
-	r->resp = body;
-	r->resp_len = len;
-	for (size_t i = 0; extra && extra[i] && extra[i + 1] && r->n_headers + 2 <= 2 * MAX_EXTRA_HEADERS; i += 2) {
-		r->headers[r->n_headers++] = strdup(extra[i]);
-		r->headers[r->n_headers++] = strdup(extra[i + 1]);
-	}
-}
-
-void mx_http_respond_owned(struct mx_http_req *r, unsigned status,
-			   const char *content_type, void *body, size_t len,
-			   const char *const *extra_headers)
-{
-	store_answer(r, status, content_type, body, len, extra_headers);
-	int expected = RS_IN_HANDLER;
-	if (atomic_compare_exchange_strong(&r->state, &expected, RS_ANSWERED))
-		return; /* the handler is still running; it queues the answer */
-	/* suspended: the handler already returned */
-	atomic_store(&r->state, RS_RESUMED);
-	MHD_resume_connection(r->conn);
-}
-
-void mx_http_respond(struct mx_http_req *r, unsigned status, const char *content_type,
-		     const void *body, size_t len, const char *const *extra_headers)
-{
-	void *copy = NULL;
-	if (len) {
-		copy = malloc(len);
-		if (!copy) {
-			status = 500;
-			len = 0;
-		} else {
-			memcpy(copy, body, len);
-		}
-	}
-	mx_http_respond_owned(r, status, content_type, copy, len, extra_headers);
-}
-
-void mx_http_error(struct mx_http_req *r, unsigned status, const char *msg)
-{
-	if (r->route && r->route->errfmt) {
-		r->route->errfmt(r, status, msg);
-		return;
-	}
-	static const char *const retry[] = { "Retry-After", "1", NULL };
-	size_t n = strlen(msg);
-	char *body = malloc(n + 1);
-	if (body) {
-		memcpy(body, msg, n);
-		body[n] = '\n';
-	}
-	mx_http_respond_owned(r, status, "text/plain; charset=utf-8", body, body ? n + 1 : 0,
-			      (status == 429 || status == 503) ? retry : NULL);
-}
-
-/* An answer given before dispatch (routing, caps): queue it right away. */
-static enum MHD_Result answer_now(struct mx_http_req *r, unsigned status, const char *msg)
-{
-	atomic_store(&r->state, RS_IN_HANDLER);
-	mx_http_error(r, status, msg);
-	return queue_answer(r);
 }
 
 /* ---------- accessors ---------- */
@@ -290,11 +115,11 @@ const uint8_t *mx_http_body(const struct mx_http_req *r, size_t *len)
 
 /* ---------- MHD callbacks ---------- */
 
-static struct listener *listener_of(struct mx_http_server *srv, struct MHD_Connection *c)
+static struct mx_http_listener *listener_of(struct mx_http_server *srv, struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	return ci ? (struct listener *)ci->socket_context : NULL;
+	return ci ? (struct mx_http_listener *)ci->socket_context : NULL;
 	(void)srv;
 }
 
@@ -321,7 +146,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 	}
 }
 
-static const struct mx_route *route_find(const struct listener *l, const char *method,
+static const struct mx_route *route_find(const struct mx_http_listener *l, const char *method,
 					 const char *path, bool *method_mismatch)
 {
 	*method_mismatch = false;
@@ -359,155 +184,62 @@ static enum MHD_Result on_first_call(struct mx_http_server *srv, struct MHD_Conn
 	if (atomic_load(&srv->draining)) {
 		static const char *const close_hdr[] = { "Connection", "close",
 							 "Retry-After", "1", NULL };
-		atomic_store(&r->state, RS_IN_HANDLER);
-		store_answer(r, 503, "text/plain; charset=utf-8", NULL, 0, close_hdr);
-		return queue_answer(r);
+		atomic_store(&r->state, MX_RS_IN_HANDLER);
+		mx_http_store_answer(r, 503, "text/plain; charset=utf-8", NULL, 0, close_hdr);
+		return mx_http_queue_answer(r);
 	}
 
-	struct listener *l = listener_of(srv, c);
+	struct mx_http_listener *l = listener_of(srv, c);
 	if (!l)
-		return answer_now(r, 404, "no such listener");
+		return mx_http_answer_now(r, 404, "no such listener");
 	bool mismatch;
 	r->route = route_find(l, method, url, &mismatch);
 	if (!r->route)
-		return answer_now(r, mismatch ? 405 : 404,
-				  mismatch ? "method not allowed" : "not found");
+		return mx_http_answer_now(r, mismatch ? 405 : 404,
+					  mismatch ? "method not allowed" : "not found");
 	if (strcmp(method, "OPTIONS") == 0 && (r->route->flags & MX_ROUTE_CORS) &&
 	    (!r->route->method || strcmp(r->route->method, "OPTIONS") != 0)) {
 		static const char *const cors[] = {
 			"Access-Control-Allow-Methods", "POST, GET, OPTIONS",
 			"Access-Control-Allow-Headers", "*",
 			"Access-Control-Max-Age", "86400", NULL };
-		atomic_store(&r->state, RS_IN_HANDLER);
+		atomic_store(&r->state, MX_RS_IN_HANDLER);
 		mx_http_respond_owned(r, 204, NULL, NULL, 0, cors);
-		return queue_answer(r);
+		return mx_http_queue_answer(r);
 	}
-	if (r->route->flags & MX_ROUTE_BODY) {
-		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							     MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl) {
-			char *end;
-			errno = 0;
-			unsigned long long n = strtoull(cl, &end, 10);
-			if (errno || end == cl) {
-				return answer_now(r, 400, "bad Content-Length");
-			}
-			if (n > srv->lim.max_body) {
-				char msg[128];
-				snprintf(msg, sizeof(msg), "body of %llu bytes exceeds the limit of %llu",
-					 n, (unsigned long long)srv->lim.max_body);
-				return answer_now(r, 413, msg);
-			}
-			if (!budget_take(srv, r, n)) {
-				atomic_fetch_add(&srv->budget_refused, 1);
-				return answer_now(r, 429, "too many bodies being decoded; retry later");
-			}
-			r->body_cap = (size_t)n;
-			r->body = malloc(r->body_cap + 1);
-			if (!r->body)
-				return answer_now(r, 503, "out of memory");
-		}
-	}
+	if (r->route->flags & MX_ROUTE_BODY)
+		return mx_http_body_begin(srv, r);
 	return MHD_YES;
-}
-
-static enum MHD_Result on_body_chunk(struct mx_http_server *srv, struct mx_http_req *r,
-				     const char *data, size_t n)
-{
-	if (!(r->route->flags & MX_ROUTE_BODY) || r->refuse)
-		return MHD_YES; /* read and drop */
-	if (r->body_len + n > srv->lim.max_body) {
-		atomic_fetch_add(&srv->body_too_large, 1);
-		return MHD_NO; /* close: cannot answer while a body arrives */
-	}
-	if (r->body_len + n > r->body_cap) {
-		size_t ncap = r->body_cap ? r->body_cap * 2 : 64 * 1024;
-		while (ncap < r->body_len + n)
-			ncap *= 2;
-		if (ncap > srv->lim.max_body)
-			ncap = (size_t)srv->lim.max_body;
-		if (!budget_take(srv, r, ncap - r->body_cap)) {
-			atomic_fetch_add(&srv->budget_refused, 1);
-			r->refuse = 429;
-			return MHD_YES;
-		}
-		uint8_t *nb = realloc(r->body, ncap + 1);
-		if (!nb) {
-			r->refuse = 503;
-			return MHD_YES;
-		}
-		r->body = nb;
-		r->body_cap = ncap;
-	}
-	memcpy(r->body + r->body_len, data, n);
-	r->body_len += n;
-	return MHD_YES;
-}
-
-/* Inflates a gzip/deflate body in place. Returns 0 or an HTTP status. */
-static unsigned maybe_inflate(struct mx_http_server *srv, struct mx_http_req *r)
-{
-	const char *enc = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-						      MHD_HTTP_HEADER_CONTENT_ENCODING);
-	bool declared = enc && *enc && strcasecmp(enc, "identity") != 0;
-	if (declared && strcasecmp(enc, "gzip") != 0 && strcasecmp(enc, "x-gzip") != 0 &&
-	    strcasecmp(enc, "deflate") != 0)
-		return 415;
-	if (!declared && !mx_is_gzip(r->body, r->body_len))
-		return 0;
-	if (r->body_len == 0)
-		return 0;
-	uint8_t *out;
-	size_t out_len;
-	int rc = mx_inflate(r->body, r->body_len, (size_t)srv->lim.max_decompressed, &out, &out_len);
-	if (rc == MX_ETOOBIG)
-		return 413;
-	if (rc != MX_OK)
-		return rc == MX_ENOMEM ? 503 : 400;
-	/* account for the inflated copy in the budget; the compressed one goes */
-	uint64_t old = r->budget_held;
-	budget_release(srv, r);
-	if (!budget_take(srv, r, out_len)) {
-		free(out);
-		(void)old;
-		atomic_fetch_add(&srv->budget_refused, 1);
-		return 429;
-	}
-	free(r->body);
-	r->body = out;
-	r->body_len = out_len;
-	r->body_cap = out_len;
-	return 0;
 }
 
 static enum MHD_Result dispatch(struct mx_http_server *srv, struct mx_http_req *r)
 {
 	r->dispatched = true;
 	if (r->refuse)
-		return answer_now(r, r->refuse, r->refuse == 429
-				  ? "too many bodies being decoded; retry later" : "out of memory");
+		return mx_http_answer_now(r, r->refuse, r->refuse == 429
+					  ? "too many bodies being decoded; retry later" : "out of memory");
 	if (r->route->flags & MX_ROUTE_BODY) {
-		unsigned st = maybe_inflate(srv, r);
+		unsigned st = mx_http_body_inflate(srv, r);
 		if (st == 413) {
 			char msg[128];
 			snprintf(msg, sizeof(msg), "decompressed body exceeds the limit of %llu bytes",
 				 (unsigned long long)srv->lim.max_decompressed);
-			return answer_now(r, 413, msg);
+			return mx_http_answer_now(r, 413, msg);
 		}
 		if (st == 415)
-			return answer_now(r, 415, "unsupported Content-Encoding");
+			return mx_http_answer_now(r, 415, "unsupported Content-Encoding");
 		if (st)
-			return answer_now(r, st, st == 400 ? "corrupt gzip body" : "retry later");
+			return mx_http_answer_now(r, st, st == 400 ? "corrupt gzip body" : "retry later");
 		if (r->body)
 			r->body[r->body_len] = '\0';
 	}
-	atomic_store(&r->state, RS_IN_HANDLER);
+	atomic_store(&r->state, MX_RS_IN_HANDLER);
 	r->route->fn(r, r->route->ctx);
-	if (atomic_load(&r->state) == RS_ANSWERED)
-		return queue_answer(r); /* answered synchronously: no suspension */
+	if (atomic_load(&r->state) == MX_RS_ANSWERED)
+		return mx_http_queue_answer(r); /* answered synchronously: no suspension */
 	MHD_suspend_connection(r->conn);
-	int expected = RS_IN_HANDLER;
-	if (atomic_compare_exchange_strong(&r->state, &expected, RS_SUSPENDED))
+	int expected = MX_RS_IN_HANDLER;
+	if (atomic_compare_exchange_strong(&r->state, &expected, MX_RS_SUSPENDED))
 		return MHD_YES; /* the answer will resume us */
 	/* answered before or while we suspended: resume right away */
 	MHD_resume_connection(r->conn);
@@ -527,14 +259,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (r->dispatched) {
 		/* resumed (or a spurious call while suspended) */
 		int st = atomic_load(&r->state);
-		if (st == RS_ANSWERED || st == RS_RESUMED) {
+		if (st == MX_RS_ANSWERED || st == MX_RS_RESUMED) {
 			if (r->resp || r->status)
-				return queue_answer(r);
+				return mx_http_queue_answer(r);
 		}
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		enum MHD_Result ret = on_body_chunk(srv, r, upload_data, *upload_data_size);
+		enum MHD_Result ret = mx_http_body_chunk(srv, r, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return ret;
 	}
@@ -550,8 +282,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	(void)toe;
 	if (!r)
 		return;
-	inflight_done(r);
-	budget_release(srv, r);
+	mx_http_stream_drop(r); /* answered, but never handed to MHD */
+	mx_http_inflight_done(r);
+	mx_http_budget_release(srv, r);
 	free(r->body);
 	free(r->resp);
 	for (size_t i = 0; i < r->n_headers; i++)
@@ -579,11 +312,11 @@ int mx_http_listen(struct mx_http_server *srv, const char *name, const char *add
 {
 	if (!address || !*address)
 		return MX_OK;
-	if (srv->n_listeners == MAX_LISTENERS) {
+	if (srv->n_listeners == MX_HTTP_MAX_LISTENERS) {
 		snprintf(err, errlen, "too many listeners");
 		return MX_EINVAL;
 	}
-	struct listener *l = &srv->listeners[srv->n_listeners];
+	struct mx_http_listener *l = &srv->listeners[srv->n_listeners];
 	memset(l, 0, sizeof(*l));
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	l->routes = routes;
@@ -601,7 +334,7 @@ int mx_http_listen(struct mx_http_server *srv, const char *name, const char *add
 static void *accept_main(void *arg)
 {
 	struct mx_http_server *srv = arg;
-	struct pollfd pfds[MAX_LISTENERS * MX_LISTEN_MAX_FDS + 1];
+	struct pollfd pfds[MX_HTTP_MAX_LISTENERS * MX_LISTEN_MAX_FDS + 1];
 	size_t n = 0;
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		for (size_t j = 0; j < srv->listeners[i].bound.n; j++)
@@ -679,7 +412,7 @@ void mx_http_bound_json(const struct mx_http_server *srv, char *out, size_t outl
 		      if (w_ > 0) pos += (size_t)w_; } while (0)
 	PUT("{");
 	for (size_t i = 0; i < srv->n_listeners; i++) {
-		const struct listener *l = &srv->listeners[i];
+		const struct mx_http_listener *l = &srv->listeners[i];
 		PUT("%s\"%s\":[", i ? "," : "", l->name);
 		for (size_t j = 0; j < l->bound.n; j++)
 			PUT("%s\"%s\"", j ? "," : "", l->bound.text[j]);

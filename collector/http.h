@@ -13,7 +13,8 @@
  * A handler answers with mx_http_respond(), either before it returns or later
  * from any thread (for example the store's writer thread after a commit).
  * While no answer exists the connection is suspended, never blocking a pool
- * thread.
+ * thread. A large body can be streamed instead (mx_http_respond_stream()):
+ * produced chunk by chunk on the pool thread as the socket drains.
  */
 #ifndef MX_HTTP_H
 #define MX_HTTP_H
@@ -21,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct mx_http_server;
 struct mx_http_req;
@@ -138,6 +140,49 @@ void mx_http_respond(struct mx_http_req *req, unsigned status,
 void mx_http_respond_owned(struct mx_http_req *req, unsigned status,
 			   const char *content_type, void *body, size_t len,
 			   const char *const *extra_headers);
+
+/* --- streamed answers --- */
+
+#define MX_HTTP_STREAM_END ((ssize_t)-1)   /* the body is complete */
+#define MX_HTTP_STREAM_ERROR ((ssize_t)-2) /* abort: close the connection */
+
+/* Produces the next bytes of a streamed body: writes at most `max` (> 0)
+ * bytes to `buf` and returns how many (at least 1), or MX_HTTP_STREAM_END
+ * once everything was produced, or MX_HTTP_STREAM_ERROR to abort (the
+ * connection is closed without the chunked terminator, so the client sees
+ * a truncated body, never a short one that looks whole). Called on an MHD
+ * pool thread, one call at a time per response, as the socket drains; it
+ * must not block and must not return 0 (0 is taken as an error). */
+typedef ssize_t (*mx_http_fill_fn)(void *ctx, char *buf, size_t max);
+
+/* Releases a stream's context. */
+typedef void (*mx_http_stream_free_fn)(void *ctx);
+
+/* Answers the request with a body of unknown length produced by `fill`
+ * (chunked transfer encoding on HTTP/1.1; HTTP/1.0 clients get the body
+ * up to a connection close). Status, `content_type` and `extra_headers`
+ * as for mx_http_respond(); every header is sent before the first byte of
+ * the body, so a failure later can only abort the body. A HEAD request
+ * gets the same headers without Transfer-Encoding, no body and
+ * Connection: close (libmicrohttpd would write a chunked terminator
+ * otherwise); `fill` is then never called.
+ *
+ * Ownership: from this call on the framework owns `ctx`. `free_fn(ctx)`
+ * (may be NULL) is called exactly once, on a pool thread or in
+ * mx_http_free(), after the last `fill` call: when the body ended, was
+ * aborted, when the client went away mid-body, or when the answer could
+ * not be queued at all. It always runs before mx_http_free() returns.
+ *
+ * Accounting: the request stays "in flight" (mx_http_drain() waits for
+ * it, mx_http_stats.inflight counts it) until `free_fn` has run, so a
+ * drain lets a body that is being sent finish (within its timeout).
+ * Thread-safe like mx_http_respond(); call exactly once per request and
+ * never together with mx_http_respond() for the same request. */
+void mx_http_respond_stream(struct mx_http_req *req, unsigned status,
+			    const char *content_type,
+			    const char *const *extra_headers,
+			    mx_http_fill_fn fill, void *ctx,
+			    mx_http_stream_free_fn free_fn);
 
 /* Answers with the route's error format (text/plain when none). Adds
  * Retry-After: 1 for 429 and 503. */

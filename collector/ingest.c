@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "../model/error.h"
+#include "../storage/metrics.h"
 
 static void on_commit(void *ctx, int status)
 {
@@ -18,6 +19,7 @@ static void on_commit(void *ctx, int status)
 		p->answer(p);
 	} else {
 		atomic_fetch_add(&p->stats->refused_spans, p->n_spans);
+		atomic_fetch_add(&p->stats->refused_requests, 1);
 		if (status == MX_EFULL)
 			p->errfmt(p->req, 503, "store full; retry later");
 		else
@@ -45,6 +47,7 @@ void mx_ingest_finish(struct mx_store *store, struct mx_batch *batch, int decode
 	atomic_fetch_add(&tmpl->stats->requests, 1);
 	if (decode_rc != MX_OK) {
 		char msg[320];
+		atomic_fetch_add(&tmpl->stats->refused_requests, 1);
 		snprintf(msg, sizeof(msg), "%s: %s", mx_strerror(decode_rc),
 			 err && err->set ? err->text : "undecodable body");
 		tmpl->errfmt(tmpl->req, decode_rc == MX_ENOMEM ? 413 : 400, msg);
@@ -53,6 +56,7 @@ void mx_ingest_finish(struct mx_store *store, struct mx_batch *batch, int decode
 	}
 	struct mx_ingest_pending *p = malloc(sizeof(*p));
 	if (!p) {
+		atomic_fetch_add(&tmpl->stats->refused_requests, 1);
 		tmpl->errfmt(tmpl->req, 503, "out of memory; retry later");
 		mx_batch_free(batch);
 		return;
@@ -68,10 +72,13 @@ void mx_ingest_finish(struct mx_store *store, struct mx_batch *batch, int decode
 			 err && err->set ? err->text : "invalid content");
 	}
 	batch->received_ns = now_ns();
-	int rc = mx_store_submit(store, batch, on_commit, p);
+	int rc = tmpl->report
+		? mx_store_submit_report(store, batch, tmpl->report, on_commit, p)
+		: mx_store_submit(store, batch, on_commit, p);
 	if (rc == MX_OK)
 		return; /* on_commit answers; the store owns the batch */
 	atomic_fetch_add(&p->stats->refused_spans, batch->n_spans);
+	atomic_fetch_add(&p->stats->refused_requests, 1);
 	if (rc == MX_EBUSY)
 		p->errfmt(p->req, 429, "writer queue full; retry later");
 	else if (rc == MX_ESHUTDOWN)

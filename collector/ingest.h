@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "../codec/codec.h"
+#include "../model/metrics.h"
 #include "../model/span.h"
 #include "../storage/store.h"
 #include "http.h"
@@ -21,6 +22,7 @@ struct mx_receiver_stats {
 	_Atomic uint64_t accepted_spans; /* committed */
 	_Atomic uint64_t refused_spans;  /* in requests refused whole (429/503/5xx) */
 	_Atomic uint64_t rejected_spans; /* rejected on their content */
+	_Atomic uint64_t refused_requests; /* answered with an error status */
 };
 
 /* What a receiver knows of one request while it waits for the commit. */
@@ -31,6 +33,8 @@ struct mx_ingest_pending {
 	/* answers a committed request (200 + body, 202, ...) */
 	void (*answer)(const struct mx_ingest_pending *p);
 	bool json;        /* the request's encoding, for the answer */
+	struct mx_report *report; /* a native report in the batch to apply
+				     with it (storage/metrics.h), or NULL */
 	uint32_t n_spans;
 	uint64_t rejected;
 	char msg[256];    /* why spans were rejected, when they were */
@@ -45,7 +49,8 @@ struct mx_batch *mx_ingest_batch_new(size_t body_len);
  * `decode_rc` (ownership of the batch passes here in every case).
  * A failed decode is answered with tmpl->errfmt: 413 when the decoded form
  * passed the arena cap (MX_ENOMEM), else 400 naming the problem from `err`.
- * A successful one is submitted to the store: after the commit tmpl->answer
+ * A successful one is submitted to the store (with tmpl->report, when set,
+ * through mx_store_submit_report): after the commit tmpl->answer
  * is called (n_spans, rejected and msg filled from the batch and `err`); on
  * refusal errfmt answers 429 (queue full), 503 (store full or stopping) or
  * 500, and the spans count as refused. Never blocks. */

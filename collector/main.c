@@ -27,6 +27,7 @@
 #include "jaeger_receiver.h"
 #include "log.h"
 #include "otlp_receiver.h"
+#include "report_receiver.h"
 #include "udp.h"
 #include "zipkin_receiver.h"
 
@@ -98,6 +99,7 @@ int main(int argc, char **argv)
 	static struct mx_jaeger_receiver jaeger;
 	static struct mx_otlp_receiver otlp;
 	static struct mx_zipkin_receiver zipkin;
+	static struct mx_report_receiver report;
 	static struct mx_zipkin_query_ctx zipkin_query;
 	static struct mx_route zipkin_routes[2 + MX_ZIPKIN_N_ROUTES];
 	static struct mx_query_ctx query;
@@ -114,6 +116,12 @@ int main(int argc, char **argv)
 				    &cfg.store.retention_ns) != MX_OK) {
 		fprintf(stderr, "mixd: invalid value '%s' for --storage.retention\n",
 			cfg.retention);
+		return 2;
+	}
+	if (mx_store_parse_duration(cfg.idle_timeout ? cfg.idle_timeout : "10m",
+				    &cfg.store.metrics_idle_ns) != MX_OK) {
+		fprintf(stderr, "mixd: invalid value '%s' for --metrics.idle-timeout\n",
+			cfg.idle_timeout);
 		return 2;
 	}
 	if (cfg.help) {
@@ -174,16 +182,20 @@ int main(int argc, char **argv)
 	mx_admin_add_receiver(&admin, "zipkin", &zipkin.stats);
 	mx_jaeger_receiver_init(&jaeger, store, &cfg.decode);
 	mx_admin_add_receiver(&admin, "jaeger_http", &jaeger.stats);
+	mx_report_receiver_init(&report, store, &cfg.decode);
+	mx_admin_add_receiver(&admin, "report", &report.stats);
 	udp = mx_udp_new(store, &cfg.decode);
 	if (!udp)
 		goto out;
 	mx_admin_set_extra(&admin, "udp", mx_udp_vars_json, udp);
+	mx_admin_set_udp(&admin, udp, mx_udp_listener_stats);
 
 	if (mx_http_listen(http, "otlp", cfg.otlp_addr, otlp.routes, 1, err, sizeof(err)) != MX_OK ||
 	    mx_http_listen(http, "zipkin", cfg.zipkin_addr, zipkin_routes, n_zipkin, err, sizeof(err)) != MX_OK ||
 	    mx_http_listen(http, "jaeger_collector", cfg.jaeger_collector_addr, jaeger.routes, 1, err, sizeof(err)) != MX_OK ||
+	    mx_http_listen(http, "report", cfg.report_addr, report.routes, 1, err, sizeof(err)) != MX_OK ||
 	    mx_http_listen(http, "query", cfg.query_addr, query_routes, n_query, err, sizeof(err)) != MX_OK ||
-	    mx_http_listen(http, "web", cfg.web_addr, admin.routes, 3, err, sizeof(err)) != MX_OK ||
+	    mx_http_listen(http, "web", cfg.web_addr, admin.routes, MX_ADMIN_N_ROUTES, err, sizeof(err)) != MX_OK ||
 	    mx_udp_listen(udp, "jaeger_compact", cfg.jaeger_compact_addr, MX_THRIFT_COMPACT, err, sizeof(err)) != MX_OK ||
 	    mx_udp_listen(udp, "jaeger_binary", cfg.jaeger_binary_addr, MX_THRIFT_BINARY, err, sizeof(err)) != MX_OK) {
 		mx_log(MX_LOG_ERROR, "main", "%s", err);

@@ -347,3 +347,12 @@ uint16_t mx_udp_port(const struct mx_udp_server *srv, const char *name)
 			return srv->l[i].bound.port;
 	return 0;
 }
+
+const struct mx_udp_stats *mx_udp_listener_stats(const struct mx_udp_server *srv,
+						 size_t i, const char **name)
+{
+	if (!srv || i >= srv->n)
+		return NULL;
+	*name = srv->l[i].name;
+	return &srv->l[i].stats;
+}

@@ -74,6 +74,13 @@ void mx_udp_bound_json(const struct mx_udp_server *srv, char *out, size_t outlen
  * Usable as an admin vars hook (`ctx` is the server). */
 void mx_udp_vars_json(void *ctx, struct mx_buf *b);
 
+/* The counters of listener `i` (in the order they were added) with its
+ * name in *name, or NULL once `i` is past the last one. Listeners are
+ * added before the server starts and never removed, so this is safe from
+ * any thread while the server lives. */
+const struct mx_udp_stats *mx_udp_listener_stats(const struct mx_udp_server *srv,
+						 size_t i, const char **name);
+
 /* Returns the first bound port of listener `name`, or 0. */
 uint16_t mx_udp_port(const struct mx_udp_server *srv, const char *name);
 

@@ -354,10 +354,27 @@ static int any(const uint64_t *v, int from, int to)
 	return 0;
 }
 
+/* The exemplar of a RequestDelta (fields 9-12): trace id, span id when
+ * one was given, the recorded duration in ms, the record's Unix time. */
+static void enc_exemplar(struct mxr_pbw *w, const uint64_t ex[MXR_NX])
+{
+	uint8_t id[16];
+
+	memcpy(id, &ex[MXR_X_TRACE], 16);
+	mxr_pb_bytes(w, 9, id, 16);
+	if (ex[MXR_X_SPAN]) {
+		memcpy(id, &ex[MXR_X_SPAN], 8);
+		mxr_pb_bytes(w, 10, id, 8);
+	}
+	mxr_pb_double(w, 11, (double)ex[MXR_X_DUR]);
+	mxr_pb_fixed64(w, 12, ex[MXR_X_TIME]);
+}
+
 static void enc_request(struct mxr_pbw *w, const struct mxr_series *se, int overflow,
-			const uint64_t *v, struct strmap *m)
+			const struct mxr_fcell *fc, struct strmap *m)
 {
 	size_t mk = mxr_pb_begin(w, 7);
+	const uint64_t *v = fc->pend;
 	uint64_t count = 0;
 
 	enc_series(w, se, overflow, m);
@@ -370,6 +387,8 @@ static void enc_request(struct mxr_pbw *w, const struct mxr_series *se, int over
 	mxr_pb_double(w, 6, (double)v[MXR_V_REQ_SUM]);
 	enc_buckets(w, 7, &v[MXR_V_RESP_B]);
 	mxr_pb_double(w, 8, (double)v[MXR_V_RESP_SUM]);
+	if (fc->has_ex)
+		enc_exemplar(w, fc->ex);
 	mxr_pb_end(w, mk);
 }
 
@@ -435,8 +454,12 @@ int mxr_encode_report(struct mixd_reporter *r, const struct mxr_report_in *in,
 	/* the repeated parts first, to build the string table */
 	for (uint32_t i = 0; i < in->nseries; i++) {
 		const uint64_t *v = in->cells[i]->pend;
-		if (any(v, MXR_V_DUR_SUM, MXR_V_TCP_OPEN) || any(v, MXR_V_DUR_B, MXR_NVAL))
-			enc_request(&b, mxr_series_get(r, in->series[i]), in->series[i] == 0, v, &m);
+		/* an exemplar alone (its counts went in the previous report,
+		 * collected just before it was stored) still makes a delta */
+		if (any(v, MXR_V_DUR_SUM, MXR_V_TCP_OPEN) || any(v, MXR_V_DUR_B, MXR_NVAL) ||
+		    in->cells[i]->has_ex)
+			enc_request(&b, mxr_series_get(r, in->series[i]), in->series[i] == 0,
+				    in->cells[i], &m);
 	}
 	for (uint32_t i = 0; i < in->nseries; i++) {
 		const uint64_t *v = in->cells[i]->pend;

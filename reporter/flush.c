@@ -5,9 +5,11 @@
  *
  * Collection (every flush interval): for each chunk of 16 series, sum the
  * counters of all shards, subtract the totals seen last time and add the
- * difference to the series' pending cell. Spans are moved from the ring to
- * a pending list (bounded by the ring's capacity: when the pending list is
- * full, spans stay in the ring, which then drops and counts new ones).
+ * difference to the series' pending cell; a series' newest exemplar, when
+ * newer than the last one collected, replaces its pending one (exemplar.c).
+ * Spans are moved from the ring to a pending list (bounded by the ring's
+ * capacity: when the pending list is full, spans stay in the ring, which
+ * then drops and counts new ones).
  *
  * Delivery: when no report is in flight, the pending cells, spans and
  * counters become one report with the next sequence number; its gzip'd
@@ -136,6 +138,7 @@ static void pending_clear(struct mxr_flush *fl)
 		struct mxr_fcell *c = &fl->fch[id >> MXR_CHUNK_SHIFT]->c[id & (MXR_CHUNK - 1)];
 		memset(c->pend, 0, sizeof(c->pend));
 		c->in_pend = 0;
+		c->has_ex = 0;
 	}
 	fl->npend = 0;
 	fl->nspans = 0;
@@ -278,9 +281,10 @@ static void collect(struct mixd_reporter *r, struct mxr_flush *fl)
 					fl->cur[j][k] += atomic_load_explicit(&ch->cell[j].v[k],
 									      memory_order_relaxed);
 		}
+		uint32_t newex = mxr_ex_collect(r, c, nsh, n, f);
 		for (uint32_t j = 0; j < MXR_CHUNK && c * MXR_CHUNK + j < n; j++) {
 			struct mxr_fcell *fc = &f->c[j];
-			uint64_t nz = 0;
+			uint64_t nz = (newex >> j) & 1;
 			for (uint32_t k = 0; k < MXR_NVAL; k++) {
 				uint64_t d = fl->cur[j][k] - fc->last[k];
 				fc->last[k] = fl->cur[j][k];

@@ -6,17 +6,28 @@
  * --duration seconds (or --count requests in all) over
  * the --series label sets (weighted), with log-normal latencies and sizes
  * given by their p50 and p99, a share of errors (the same labels with code
- * 500; a series' count includes its errors) and optionally sampled spans. Deterministic for a given --seed: the
- * sequence of requests does not depend on timing.
+ * 500; a series' count includes its errors) and optionally sampled spans
+ * (--span-ratio: that share of the requests is traced: each records a span
+ * and the request itself with the span's trace and span id, which the
+ * report carries as the series' exemplar; TCP series record the span only).
+ * Deterministic for a given --seed: the sequence of requests does not
+ * depend on timing (trace ids are random).
  * Script mode (--script FILE), one command per line, '#' comments:
  *   series NAME SPEC                    define a series (SPEC as --series)
  *   record NAME COUNT MS REQ_BYTES RESP_BYTES
  *   tcp NAME OPENED CLOSED SENT RECEIVED
- *   span NAME MS                        one sampled span
+ *   span NAME MS                        one sampled request: a span of MS
+ *                                       ms, and one request of MS ms and 0
+ *                                       bytes recorded with its trace id
+ *                                       (counted in the totals; a TCP
+ *                                       series records the span only)
  *   sleep MS
- * At exit prints one JSON line with the totals recorded per series and the
- * reporter's counters; exits 0 when every report was acknowledged before
- * the close deadline, 1 otherwise, 2 on usage errors.
+ * At exit prints one JSON line with the totals recorded per series (with
+ * exemplar_trace_ids: the trace ids of the last 16 requests recorded with
+ * one, lowercase hex, oldest first) and the reporter's counters; a traced
+ * request whose span the ring refused is recorded without trace id. Exits
+ * 0 when every report was acknowledged before the close deadline, 1
+ * otherwise, 2 on usage errors.
  *
  * SPEC: comma-separated key=value: dest_workload dest_app dest_version
  * dest_namespace dest_principal dest_cluster (or src_* / peer_*: the
@@ -35,6 +46,7 @@
 
 #define MAX_SERIES 256
 #define MAX_STR 256
+#define MAX_EX 16 /* trace ids kept per series for the exit line */
 
 struct ser {
 	char name[64];
@@ -46,6 +58,8 @@ struct ser {
 	int tcp;
 	uint64_t count, errors, dur_sum, req_sum, resp_sum;
 	uint64_t opened, closed, sent, received, spans;
+	uint8_t ex[MAX_EX][16]; /* trace ids recorded as exemplars, a ring */
+	uint64_t nex;
 };
 
 static struct ser sers[MAX_SERIES];
@@ -196,27 +210,43 @@ static int bind_all(struct mixd_reporter *r)
 	return 0;
 }
 
-static void record_span(struct mixd_reporter *r, struct ser *s, uint64_t ms)
+/* Records a sampled span of `ms` ms with fresh random ids, returned in
+ * tid and sid. Returns 1 when the ring accepted it. */
+static int record_span(struct mixd_reporter *r, struct ser *s, uint64_t ms, uint8_t tid[16],
+		       uint8_t sid[8])
 {
 	struct mixd_span sp;
 	struct timespec ts;
 
 	memset(&sp, 0, sizeof(sp));
 	mixd_random_ids(sp.trace_id, sp.span_id);
+	memcpy(tid, sp.trace_id, 16);
+	memcpy(sid, sp.span_id, 8);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	sp.end_unix_nano = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	sp.start_unix_nano = sp.end_unix_nano - ms * 1000000u;
 	sp.name = s->str[9][0] ? s->str[9] : "request";
 	sp.kind = s->l.role == MIXD_ROLE_SOURCE ? MIXD_SPAN_KIND_CLIENT : MIXD_SPAN_KIND_SERVER;
-	if (mixd_record_span(r, &sp) == MIXD_OK)
-		s->spans++;
+	if (mixd_record_span(r, &sp) != MIXD_OK)
+		return 0;
+	s->spans++;
+	return 1;
 }
 
+/* Records one request; with a trace id `tid` (not NULL), through
+ * mixd_record_request_traced() so that it may become the exemplar. */
 static void record_one(struct mixd_reporter *r, struct ser *s, int err, uint64_t ms,
-		       uint64_t rq, uint64_t rs)
+		       uint64_t rq, uint64_t rs, const uint8_t *tid, const uint8_t *sid)
 {
-	if (mixd_record_request(r, err ? s->herr : s->h, ms, rq, rs) != MIXD_OK)
+	uint32_t h = err ? s->herr : s->h;
+
+	if (tid) {
+		if (mixd_record_request_traced(r, h, ms, rq, rs, tid, sid) != MIXD_OK)
+			return;
+		memcpy(s->ex[s->nex++ % MAX_EX], tid, 16);
+	} else if (mixd_record_request(r, h, ms, rq, rs) != MIXD_OK) {
 		return;
+	}
 	s->count++;
 	s->errors += err != 0;
 	s->dur_sum += ms;
@@ -249,7 +279,7 @@ static int run_script(struct mixd_reporter *r, FILE *f, int role)
 		if (sscanf(p, "record %63s %llu %llu %llu %llu", a, &n1, &n2, &n3, &n4) == 5 &&
 		    (s = find_series(a))) {
 			for (unsigned long long i = 0; i < n1; i++)
-				record_one(r, s, 0, n2, n3, n4);
+				record_one(r, s, 0, n2, n3, n4, NULL, NULL);
 		} else if (sscanf(p, "tcp %63s %llu %llu %llu %llu", a, &n1, &n2, &n3, &n4) == 5 &&
 			   (s = find_series(a))) {
 			for (unsigned long long i = 0; i < n1; i++)
@@ -261,7 +291,10 @@ static int run_script(struct mixd_reporter *r, FILE *f, int role)
 				s->received += n4;
 			}
 		} else if (sscanf(p, "span %63s %llu", a, &n1) == 2 && (s = find_series(a))) {
-			record_span(r, s, n1);
+			uint8_t tid[16], sid[8];
+			int ok = record_span(r, s, n1, tid, sid);
+			if (!s->tcp)
+				record_one(r, s, 0, n1, 0, 0, ok ? tid : NULL, sid);
 		} else if (sscanf(p, "sleep %llu", &n1) == 1) {
 			sleep_until(now_ns() + n1 * 1000000ull);
 		} else {
@@ -303,6 +336,10 @@ static void run_synthetic(struct mixd_reporter *r, double rate, uint64_t total,
 			}
 			uint64_t ms = lognorm(lat), a = lognorm(rq), b = lognorm(rs);
 			int err = unif() < err_ratio;
+			/* drawn here as before: the same requests for a seed */
+			int sampled = span_ratio > 0 && unif() < span_ratio;
+			uint8_t tid[16], sid[8];
+			int traced = sampled && record_span(r, s, ms, tid, sid);
 			if (s->tcp) {
 				s->opened += mixd_record_tcp_open(r, s->h) == MIXD_OK;
 				s->closed += mixd_record_tcp_close(r, s->h) == MIXD_OK;
@@ -311,10 +348,8 @@ static void run_synthetic(struct mixd_reporter *r, double rate, uint64_t total,
 					s->received += a;
 				}
 			} else {
-				record_one(r, s, err, ms, a, b);
+				record_one(r, s, err, ms, a, b, traced ? tid : NULL, sid);
 			}
-			if (span_ratio > 0 && unif() < span_ratio)
-				record_span(r, s, ms);
 		}
 		if (rate > 0)
 			sleep_until(t0 + t * tick);
@@ -353,13 +388,22 @@ static void print_totals(int ok, int close_rc, const struct mixd_stats *st)
 		printf(",\"code\":%u,\"count\":%llu,\"errors\":%llu,\"duration_ms_sum\":%llu,"
 		       "\"request_bytes_sum\":%llu,\"response_bytes_sum\":%llu,"
 		       "\"tcp_opened\":%llu,\"tcp_closed\":%llu,\"tcp_sent\":%llu,"
-		       "\"tcp_received\":%llu,\"spans\":%llu}",
+		       "\"tcp_received\":%llu,\"spans\":%llu",
 		       s->l.response_code, (unsigned long long)s->count,
 		       (unsigned long long)s->errors, (unsigned long long)s->dur_sum,
 		       (unsigned long long)s->req_sum, (unsigned long long)s->resp_sum,
 		       (unsigned long long)s->opened, (unsigned long long)s->closed,
 		       (unsigned long long)s->sent, (unsigned long long)s->received,
 		       (unsigned long long)s->spans);
+		uint64_t k0 = s->nex > MAX_EX ? s->nex - MAX_EX : 0;
+		printf(",\"exemplar_trace_ids\":[");
+		for (uint64_t k = k0; k < s->nex; k++) {
+			printf("%s\"", k > k0 ? "," : "");
+			for (int b = 0; b < 16; b++)
+				printf("%02x", s->ex[k % MAX_EX][b]);
+			putchar('"');
+		}
+		printf("]}");
 	}
 	printf("],\"reports_sent\":%llu,\"reports_acked\":%llu,\"reports_retried\":%llu,"
 	       "\"reports_rejected\":%llu,\"reports_lost\":%llu,\"bytes_sent\":%llu,"

@@ -10,8 +10,9 @@
  *  - shards: one per recording thread (plus shard 0, shared by threads
  *    past max_threads, updated with locked atomic adds). A shard holds one
  *    chunk of MXR_CHUNK cells per 16 series; a cell is MXR_NVAL counters
- *    that only grow. The owning thread writes them with relaxed load+store;
- *    the flush thread reads them and keeps the last totals it saw.
+ *    that only grow, plus an exemplar slot (the latest traced record). The
+ *    owning thread writes them with relaxed load+store; the flush thread
+ *    reads them and keeps the last totals and exemplar time it saw.
  *  - flush state (flush.c): last totals and pending deltas per series, the
  *    pending spans, the report in flight.
  * Functions shared across files use the mxr_ prefix; they are hidden from
@@ -47,8 +48,29 @@ enum {
 	MXR_NVAL = 68,
 };
 
+/* The exemplar slot of a cell: the trace of the latest traced record
+ * (mixd_record_request_traced()) on that cell. A seqlock: the writer makes
+ * seq odd, stores the words, makes seq even again; the flush thread reads
+ * seq, the words, seq again, and keeps the words only when both reads are
+ * the same even value. An own shard's single writer needs no locked
+ * instruction; the shared shard's writers take the odd state with a
+ * compare-exchange and skip the exemplar when another writer holds it.
+ * w[MXR_X_TIME] == 0: no exemplar ever recorded in this cell. */
+enum {
+	MXR_X_TRACE = 0, /* 2 words: the 16 trace id bytes */
+	MXR_X_SPAN = 2,  /* the 8 span id bytes (0: none given) */
+	MXR_X_DUR = 3,   /* the recorded duration, ms */
+	MXR_X_TIME = 4,  /* when recorded, Unix ns */
+	MXR_NX = 5,
+};
+struct mxr_exslot {
+	_Atomic uint64_t seq;
+	_Atomic uint64_t w[MXR_NX];
+};
+
 struct mxr_cell {
 	_Atomic uint64_t v[MXR_NVAL];
+	struct mxr_exslot ex;
 };
 
 #define MXR_CHUNK_SHIFT 4
@@ -111,6 +133,9 @@ struct mxr_fcell {
 	uint64_t last[MXR_NVAL]; /* totals seen at the last collection */
 	uint64_t pend[MXR_NVAL]; /* deltas not yet put in a report */
 	int in_pend;
+	int has_ex;              /* ex is pending (goes with pend) */
+	uint64_t ex_seen_ns;     /* time of the newest exemplar collected */
+	uint64_t ex[MXR_NX];     /* the pending exemplar, MXR_X_* words */
 };
 struct mxr_fchunk {
 	struct mxr_fcell c[MXR_CHUNK];
@@ -208,6 +233,23 @@ uint32_t mxr_intern_locked(struct mixd_reporter *r, const char *s);
 /* In a forked child: marks every shard but the calling thread's as
  * released, so new threads reuse them. */
 void mxr_shards_after_fork(struct mixd_reporter *r);
+
+/* exemplar.c: stores exemplar w (MXR_NX words, w[MXR_X_TIME] != 0) in
+ * slot `x`. `shared`: the slot belongs to the shared shard (several
+ * writers); the exemplar is then skipped when another writer is inside.
+ * Never waits, never allocates. */
+void mxr_exslot_put(struct mxr_exslot *x, const uint64_t w[MXR_NX], int shared);
+/* Reads slot `x` into w without waiting: returns 1 with a consistent copy,
+ * 0 when a writer is inside it or kept changing it (read it next time). */
+int mxr_exslot_read(const struct mxr_exslot *x, uint64_t w[MXR_NX]);
+/* Flush thread: for each bound series (id below `n`) of chunk `c`, finds
+ * the newest exemplar across shards 0..nsh-1; when it is newer than the
+ * newest collected before (fcell ex_seen_ns), it becomes the pending
+ * exemplar of the series' cell in `f` (replacing an older pending one: the
+ * latest wins when intervals merge). Returns the mask of the cells of `f`
+ * (bit j: series c * MXR_CHUNK + j) that got a new exemplar. */
+uint32_t mxr_ex_collect(struct mixd_reporter *r, uint32_t c, uint32_t nsh, uint32_t n,
+			struct mxr_fchunk *f);
 
 /* spans.c */
 int mxr_ring_init(struct mxr_ring *q, uint32_t capacity, uint32_t slot_bytes);

@@ -21,6 +21,13 @@
  * counter. Threads past max_threads share shard 0, which is updated with
  * fetch_add for that reason. A shard whose thread exited (pthread key
  * destructor) is handed to the next new thread: its counters just continue.
+ *
+ * Exemplars: mixd_record_request_traced() also stores the trace and span
+ * id, the duration and the wall time in the cell's exemplar slot (a
+ * seqlock, see struct mxr_exslot), before adding to the counters; the
+ * latest traced record of a cell wins. The flush thread keeps, per series,
+ * the slot with the newest time across shards that is newer than what it
+ * collected before.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -557,15 +564,14 @@ static inline struct mxr_cell *cell_of(struct mixd_reporter *r, uint32_t series,
 	return &ch->cell[series & (MXR_CHUNK - 1)];
 }
 
-MIXD_API int mixd_record_request(struct mixd_reporter *r, uint32_t series, uint64_t duration_ms,
-				 uint64_t request_bytes, uint64_t response_bytes)
+/* Adds one request to cell `c` of shard `sh`. Always inlined: both
+ * record calls must compile to straight-line code. */
+static inline __attribute__((always_inline)) void
+add_request(struct mxr_cell *c, const struct mxr_shard *sh, uint64_t duration_ms,
+	    uint64_t request_bytes, uint64_t response_bytes)
 {
-	struct mxr_shard *sh;
-	struct mxr_cell *c = cell_of(r, series, &sh);
 	unsigned bd, bq, bs;
 
-	if (MXR_UNLIKELY(!c))
-		return record_dropped(r);
 	bd = bucket_of(duration_ms);
 	bq = bucket_of(request_bytes);
 	bs = bucket_of(response_bytes);
@@ -584,6 +590,55 @@ MIXD_API int mixd_record_request(struct mixd_reporter *r, uint32_t series, uint6
 		add_shared(&c->v[MXR_V_RESP_B + bs], 1);
 		add_shared(&c->v[MXR_V_RESP_SUM], response_bytes);
 	}
+}
+
+MIXD_API int mixd_record_request(struct mixd_reporter *r, uint32_t series, uint64_t duration_ms,
+				 uint64_t request_bytes, uint64_t response_bytes)
+{
+	struct mxr_shard *sh;
+	struct mxr_cell *c = cell_of(r, series, &sh);
+
+	if (MXR_UNLIKELY(!c))
+		return record_dropped(r);
+	add_request(c, sh, duration_ms, request_bytes, response_bytes);
+	return MIXD_OK;
+}
+
+/* Fills the id words of an exemplar; 0 when there is no trace id. */
+static int ex_ids(const uint8_t *trace_id, const uint8_t *span_id, uint64_t w[MXR_NX])
+{
+	if (!trace_id)
+		return 0;
+	memcpy(&w[MXR_X_TRACE], trace_id, 16);
+	if ((w[MXR_X_TRACE] | w[MXR_X_TRACE + 1]) == 0)
+		return 0;
+	w[MXR_X_SPAN] = 0;
+	if (span_id)
+		memcpy(&w[MXR_X_SPAN], span_id, 8);
+	return 1;
+}
+
+MIXD_API int mixd_record_request_traced(struct mixd_reporter *r, uint32_t series,
+					uint64_t duration_ms, uint64_t request_bytes,
+					uint64_t response_bytes, const uint8_t trace_id[16],
+					const uint8_t span_id[8])
+{
+	struct mxr_shard *sh;
+	struct mxr_cell *c = cell_of(r, series, &sh);
+	uint64_t w[MXR_NX];
+
+	if (MXR_UNLIKELY(!c))
+		return record_dropped(r);
+	/* the exemplar first: a collection that sees the counts of this
+	 * request most likely sees its exemplar too */
+	if (ex_ids(trace_id, span_id, w)) {
+		w[MXR_X_DUR] = duration_ms;
+		w[MXR_X_TIME] = mxr_real_ns();
+		if (!w[MXR_X_TIME])
+			w[MXR_X_TIME] = 1; /* 0 marks an empty slot */
+		mxr_exslot_put(&c->ex, w, sh->shared);
+	}
+	add_request(c, sh, duration_ms, request_bytes, response_bytes);
 	return MIXD_OK;
 }
 
@@ -623,8 +678,11 @@ MIXD_API int mixd_record_tcp_bytes(struct mixd_reporter *r, uint32_t series, uin
 	return tcp_add(r, series, MXR_V_TCP_SENT, sent, MXR_V_TCP_RECV, received);
 }
 
-MIXD_API int mixd_record(struct mixd_reporter *r, const struct mixd_series_labels *l,
-			 uint64_t duration_ms, uint64_t request_bytes, uint64_t response_bytes)
+/* The series of labels `l` for mixd_record() and mixd_record_traced():
+ * through the calling thread's cache, binding on a miss. A failure is
+ * counted as a dropped record. Inlined in both, as mixd_record() was. */
+static inline __attribute__((always_inline)) int
+cached_series(struct mixd_reporter *r, const struct mixd_series_labels *l, uint32_t *out)
 {
 	const char *s[MXR_NSTR];
 	struct mxr_shard *sh;
@@ -647,9 +705,10 @@ MIXD_API int mixd_record(struct mixd_reporter *r, const struct mixd_series_label
 		if (e->used && e->hash == h &&
 		    (e->series == MIXD_SERIES_OVERFLOW ||
 		     series_equal(r, mxr_series_get(r, e->series), (uint32_t)l->role,
-				  l->response_code, s)))
-			return mixd_record_request(r, e->series, duration_ms, request_bytes,
-						   response_bytes);
+				  l->response_code, s))) {
+			*out = e->series;
+			return MIXD_OK;
+		}
 	}
 	rc = bind(r, l, s, h, &series);
 	if (rc != MIXD_OK) {
@@ -661,5 +720,31 @@ MIXD_API int mixd_record(struct mixd_reporter *r, const struct mixd_series_label
 		e->series = series;
 		e->used = 1;
 	}
+	*out = series;
+	return MIXD_OK;
+}
+
+MIXD_API int mixd_record(struct mixd_reporter *r, const struct mixd_series_labels *l,
+			 uint64_t duration_ms, uint64_t request_bytes, uint64_t response_bytes)
+{
+	uint32_t series = MIXD_SERIES_OVERFLOW;
+	int rc = cached_series(r, l, &series);
+
+	if (rc != MIXD_OK)
+		return rc;
 	return mixd_record_request(r, series, duration_ms, request_bytes, response_bytes);
+}
+
+MIXD_API int mixd_record_traced(struct mixd_reporter *r, const struct mixd_series_labels *l,
+				uint64_t duration_ms, uint64_t request_bytes,
+				uint64_t response_bytes, const uint8_t trace_id[16],
+				const uint8_t span_id[8])
+{
+	uint32_t series = MIXD_SERIES_OVERFLOW;
+	int rc = cached_series(r, l, &series);
+
+	if (rc != MIXD_OK)
+		return rc;
+	return mixd_record_request_traced(r, series, duration_ms, request_bytes, response_bytes,
+					  trace_id, span_id);
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../model/error.h"
+#include "metrics_int.h"
 #include "span_record.h"
 #include "store_int.h"
 
@@ -36,6 +37,8 @@ void mx_store_config_default(struct mx_store_config *cfg)
 	cfg->group_max_ms = 10;
 	cfg->initial_size = DEFAULT_INITIAL_MAP;
 	cfg->sweep_spans = 4096;
+	cfg->metrics_max_series = 100000;
+	cfg->metrics_idle_ns = 600ull * 1000000000ull;
 }
 
 int mx_store_mdb_err(int rc)
@@ -113,6 +116,14 @@ static int open_schema(struct mx_store *st, char *err, size_t errlen)
 		       st->path, v.mv_size);
 		mdb_txn_abort(txn);
 		return MX_ESTORE;
+	} else if (mx_get_le32(v.mv_data) == 3) {
+		/* version 4 only adds databases: upgrade in place */
+		uint8_t ver[4];
+		mx_put_le32(ver, MX_STORE_SCHEMA_VERSION);
+		v.mv_data = ver;
+		v.mv_size = 4;
+		if ((rc = mdb_put(txn, st->dbi_meta, &k, &v, 0)))
+			goto lmdb_fail;
 	} else if (mx_get_le32(v.mv_data) != MX_STORE_SCHEMA_VERSION) {
 		seterr(err, errlen,
 		       "store %s has schema version %u; this mixd reads version %u "
@@ -171,6 +182,12 @@ static int open_schema(struct mx_store *st, char *err, size_t errlen)
 		return MX_ESTORE;
 	} else {
 		st->next_seq = mx_get_be64(k.mv_data) + 1;
+	}
+	if ((rc = mx_metrics_db_open(st, txn, mx_store_now(st))) != MX_OK) {
+		seterr(err, errlen, "store %s: cannot load the metrics series: %s",
+		       st->path, mx_strerror(rc));
+		mdb_txn_abort(txn);
+		return rc;
 	}
 	st->used_pages = mx_store_used_pages(st, txn);
 	atomic_store(&st->st_used_bytes, st->used_pages * st->page_size);
@@ -305,7 +322,9 @@ int mx_store_open(const struct mx_store_config *cfg, struct mx_store **out,
 	st->svc_set = calloc(MX_STORE_SVC_CAP, sizeof(*st->svc_set));
 	st->intern_tab = calloc(MX_STORE_INTERN_CAP, sizeof(*st->intern_tab));
 	st->intern_pool = malloc(MX_STORE_INTERN_POOL);
-	if (!st->path || !st->res_cache || !st->svc_set || !st->intern_tab ||
+	st->metrics = mx_metrics_new(cfg->metrics_max_series ? cfg->metrics_max_series : 100000,
+				     cfg->metrics_idle_ns, cfg->retention_ns);
+	if (!st->path || !st->metrics || !st->res_cache || !st->svc_set || !st->intern_tab ||
 	    !st->intern_pool || !st->gate_init || parse_ac_keys(st) != MX_OK) {
 		rc = MX_ENOMEM;
 		goto fail;
@@ -326,6 +345,7 @@ int mx_store_open(const struct mx_store_config *cfg, struct mx_store **out,
 		goto fail;
 	}
 	st->writer_started = true;
+	pthread_setname_np(st->writer, "mixd-writer"); /* for top, perf */
 	atomic_store(&st->ready, true);
 	*out = st;
 	return MX_OK;
@@ -334,8 +354,10 @@ fail:
 	return rc;
 }
 
-int mx_store_submit(struct mx_store *st, struct mx_batch *batch,
-		    mx_commit_cb cb, void *ctx)
+/* Queues a batch, with a report to apply when `report` is not NULL (the
+ * item then keeps the batch, which holds the report). */
+static int submit(struct mx_store *st, struct mx_batch *batch,
+		  struct mx_report *report, mx_commit_cb cb, void *ctx)
 {
 	struct mx_store_item *it = NULL;
 	int rc;
@@ -362,6 +384,16 @@ int mx_store_submit(struct mx_store *st, struct mx_batch *batch,
 		return rc == MX_EDEPTH ? MX_EINVAL : rc;
 	it->cb = cb;
 	it->ctx = ctx;
+	if (report) {
+		rc = mx_mitem_build(batch, report, &it->mitem);
+		if (rc != MX_OK) {
+			mx_store_item_free(it);
+			return rc;
+		}
+		/* the aggregates count against the queue like encoded spans */
+		it->bytes += (uint64_t)it->mitem->n_upd * sizeof(struct mx_request_agg) +
+			     it->mitem->keys_len;
+	}
 
 	pthread_mutex_lock(&st->mu);
 	if (st->stopping) {
@@ -389,13 +421,32 @@ int mx_store_submit(struct mx_store *st, struct mx_batch *batch,
 	if (rc == MX_EBUSY)
 		atomic_fetch_add(&st->st_busy, 1);
 	if (it) {
+		if (it->mitem)
+			it->mitem->batch = NULL; /* the caller keeps it */
 		mx_store_item_free(it);
 		return rc;
 	}
-	/* the records are queued: the batch is no longer needed */
-	mx_batch_free(batch);
+	/* the records are queued: the batch is no longer needed, unless the
+	 * item applies a report that lives in it */
+	if (!report)
+		mx_batch_free(batch);
 	return MX_OK;
 }
+
+int mx_store_submit(struct mx_store *st, struct mx_batch *batch,
+		    mx_commit_cb cb, void *ctx)
+{
+	return submit(st, batch, NULL, cb, ctx);
+}
+
+int mx_store_submit_report(struct mx_store *st, struct mx_batch *batch,
+			   struct mx_report *report, mx_commit_cb cb, void *ctx)
+{
+	if (!report)
+		return MX_EINVAL;
+	return submit(st, batch, report, cb, ctx);
+}
+
 
 void mx_store_shutdown(struct mx_store *st)
 {
@@ -434,6 +485,7 @@ void mx_store_close(struct mx_store *st)
 	free(st->ac_keys);
 	free(st->ac_buf);
 	free(st->res_cache);
+	mx_metrics_free(st->metrics);
 	free(st->path);
 	free(st);
 }

@@ -55,11 +55,18 @@ struct mx_store_config {
 	/* The wall clock (Unix ns) for retention and name-list times; NULL:
 	 * CLOCK_REALTIME. Tests inject their own. */
 	uint64_t (*now_ns)(void);
+	/* Metrics (storage/metrics.h): active series at most (0: 100000;
+	 * past it new label sets go to overflow series), and the time after
+	 * which a series not updated stops being shown (0: never). Series
+	 * state and rollups are kept for retention_ns. */
+	uint32_t metrics_max_series;
+	uint64_t metrics_idle_ns;
 };
 
 /* Fills the defaults: ./data, 8 GiB, full sync, 1024 batches, 256 MiB,
  * 64 batches, 10 ms, no retention (the daemon's flag defaults to 72h),
- * 64 MiB initial map, 4096 spans per sweep step, the real clock. */
+ * 64 MiB initial map, 4096 spans per sweep step, the real clock, 100000
+ * series, 10 minutes idle timeout. */
 void mx_store_config_default(struct mx_store_config *cfg);
 
 struct mx_store;

@@ -19,7 +19,8 @@
 
 #include "store.h"
 
-#define MX_STORE_SCHEMA_VERSION 3u /* 3: tag filters in idx_svc_time records */
+#define MX_STORE_SCHEMA_VERSION 4u /* 3: tag filters in idx_svc_time records;
+                                      4: the metrics databases (metrics_int.h) */
 
 /* database names */
 #define MX_DB_META "meta"
@@ -138,9 +139,13 @@ struct mx_store_key_ref {
 	uint64_t hash;
 };
 
+struct mx_metrics;
+struct mx_mitem;
+
 /* A submitted batch, encoded; owned by the queue, then by the writer. */
 struct mx_store_item {
 	struct mx_store_item *next;
+	struct mx_mitem *mitem; /* a native report to apply, or NULL */
 	mx_commit_cb cb;
 	void *ctx;
 	uint8_t *data; /* resource records, span records, names, list keys */
@@ -208,6 +213,7 @@ struct mx_store {
 	MDB_dbi dbi_list[MX_LIST_N]; /* [MX_LIST_SERVICES] == dbi_svc */
 	MDB_dbi dbi_log;  /* idx_log (store_sweep.c) */
 	uint32_t max_key; /* LMDB's key size limit */
+	struct mx_metrics *metrics; /* the metrics side (metrics_int.h) */
 	char *ac_buf;             /* copy of cfg.autocomplete_keys */
 	struct mx_str *ac_keys;   /* parsed from it */
 	uint32_t n_ac_keys;

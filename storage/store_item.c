@@ -25,6 +25,7 @@
 #include "../model/error.h"
 #include "span_record.h"
 #include "store_bloom.h"
+#include "metrics_int.h"
 #include "store_int.h"
 #include "store_item_int.h"
 
@@ -568,5 +569,6 @@ void mx_store_item_free(struct mx_store_item *it)
 	free(it->names);
 	free(it->name_ids);
 	free(it->keys);
+	mx_mitem_free(it->mitem);
 	free(it);
 }

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "../model/error.h"
+#include "metrics_int.h"
 #include "span_record.h"
 #include "store_int.h"
 
@@ -273,6 +274,13 @@ static int put_item(struct mx_store *st, MDB_txn *txn,
 	MDB_val k, v;
 	int rc;
 
+	if (it->mitem) {
+		bool dup;
+		rc = mx_metrics_apply(st, txn, it->mitem, now, &dup);
+		if (rc != MX_OK || dup)
+			return rc; /* a report applied before: its spans too */
+	}
+
 	for (uint32_t i = 0; i < it->n_res; i++)
 		if ((rc = put_resource(st, txn, it, i)) != MX_OK)
 			return rc;
@@ -357,6 +365,7 @@ static struct mx_store_item *pop(struct mx_store *st)
 /* Forgets what the caches learnt in a transaction that was aborted. */
 static void rollback(struct mx_store *st, uint64_t seq0, uint32_t str0)
 {
+	mx_metrics_txn_end(st->metrics, false, 0);
 	st->next_seq = seq0;
 	st->next_string_id = str0;
 	memset(st->res_cache, 0, MX_STORE_RES_CACHE * sizeof(*st->res_cache));
@@ -477,6 +486,8 @@ static int replay(struct mx_store *st, struct mx_store_item **group,
 	for (uint32_t i = 0; i < n && status == MX_OK; i++)
 		status = put_item(st, txn, group[i], now);
 	if (status == MX_OK)
+		status = mx_metrics_flush(st, txn, now);
+	if (status == MX_OK)
 		status = mx_store_maintain(st, txn, spans, seq0, sr);
 	if (status == MX_OK) {
 		rc = mdb_txn_commit(txn);
@@ -525,6 +536,12 @@ static void run_group(struct mx_store *st, struct mx_store_item **group,
 			break;
 	}
 	if (status == MX_OK)
+		status = mx_metrics_flush(st, txn, now);
+	if (status == MX_OK) {
+		bool changed;
+		status = mx_metrics_db_maintain(st, txn, now, &changed);
+	}
+	if (status == MX_OK)
 		status = mx_store_maintain(st, txn, spans, seq0, &sr);
 	if (txn) {
 		if (status == MX_OK) {
@@ -544,6 +561,7 @@ static void run_group(struct mx_store *st, struct mx_store_item **group,
 	}
 	if (status == MX_OK) {
 		uint64_t us = (clock_ns(CLOCK_MONOTONIC) - t0) / 1000;
+		mx_metrics_txn_end(st->metrics, true, now);
 		atomic_fetch_add(&st->st_spans, spans);
 		atomic_fetch_add(&st->st_batches, n);
 		atomic_fetch_add(&st->st_commits, 1);
@@ -593,8 +611,11 @@ static void maintain_idle(struct mx_store *st)
 		st->sw_more = false;
 		return;
 	}
-	int rc = mx_store_maintain(st, txn, st->last_group_spans, UINT64_MAX, &sr);
-	if (rc == MX_OK && (sr.expired || sr.evicted)) {
+	bool changed = false;
+	int rc = mx_metrics_db_maintain(st, txn, mx_store_now(st), &changed);
+	if (rc == MX_OK)
+		rc = mx_store_maintain(st, txn, st->last_group_spans, UINT64_MAX, &sr);
+	if (rc == MX_OK && (sr.expired || sr.evicted || changed)) {
 		rc = mdb_txn_commit(txn);
 		if (rc == MDB_SUCCESS) {
 			after_commit(st, &sr);
@@ -638,10 +659,9 @@ void *mx_store_writer_main(void *arg)
 		pthread_mutex_lock(&st->mu);
 		while (!st->head && !st->stopping && !st->sw_more &&
 		       st->sweep_req == st->sweep_done && !tick) {
-			if (st->cfg.retention_ns)
-				tick = pthread_cond_timedwait(&st->cv, &st->mu, &dl) != 0;
-			else
-				pthread_cond_wait(&st->cv, &st->mu);
+			/* retention, downsampling and idle series need a
+			 * pass at least once a second */
+			tick = pthread_cond_timedwait(&st->cv, &st->mu, &dl) != 0;
 		}
 		bool work = st->head != NULL;
 		bool stop = st->stopping;

@@ -8,7 +8,8 @@
  * flush thread in every process that records (mixd_reporter_start(), after
  * fork(2)), binds each label set it meets to a series handle
  * (mixd_series_bind()) and records every finished request on that handle
- * (mixd_record_request()). Every flush interval the flush thread ships the
+ * (mixd_record_request(), or mixd_record_request_traced() for a request
+ * of a sampled trace). Every flush interval the flush thread ships the
  * deltas of all series, plus the spans recorded with mixd_record_span(), as
  * one gzip'd protobuf report (proto/mixd/report.proto) to the collector with
  * `POST /v1/report`. mixd_reporter_close() ships what is left within a
@@ -16,14 +17,18 @@
  *
  * @section hot The recording path
  *
- * mixd_record_request(), mixd_record_tcp_open(), mixd_record_tcp_close() and
- * mixd_record_tcp_bytes() take no lock, make no system call and allocate
- * nothing (after the calling thread's first record on a reporter, which
- * registers a per-thread shard). Each thread owns a shard of counters that
- * only it writes (relaxed atomic load + store, no locked instruction); the
- * flush thread reads them and ships the difference to what it read last
- * time. Counters only ever grow, so no increment is lost and none is read
- * twice, and writers never wait for the flush thread.
+ * mixd_record_request(), mixd_record_request_traced() (which also reads
+ * the wall clock, through the vDSO), mixd_record_tcp_open(),
+ * mixd_record_tcp_close() and mixd_record_tcp_bytes() take no lock, make
+ * no system call and allocate nothing (after the calling thread's first
+ * record on a reporter, which registers a per-thread shard). Each thread
+ * owns a shard of counters that only it writes (relaxed atomic load +
+ * store, no locked instruction); the flush thread reads them and ships the
+ * difference to what it read last time. Counters only ever grow, so no
+ * increment is lost and none is read twice, and writers never wait for the
+ * flush thread. A traced record also leaves its trace id in a per-thread
+ * exemplar slot of the series, which the flush thread reads without
+ * making the writer wait (see mixd_record_request_traced()).
  *
  * @section exactly Delivery
  *
@@ -38,7 +43,7 @@
  *
  * @section memory Memory
  *
- * A series costs about 550 bytes per recording thread plus 1.1 KB in the
+ * A series costs about 600 bytes per recording thread plus 1.1 KB in the
  * flush thread. Past #mixd_config.max_series distinct label sets, new label
  * sets fold into one overflow series (reported with `overflow = true`) and
  * are counted. The span ring holds #mixd_config.span_ring_capacity spans of
@@ -345,6 +350,46 @@ MIXD_API int mixd_record(struct mixd_reporter *r,
 			 const struct mixd_series_labels *labels,
 			 uint64_t duration_ms, uint64_t request_bytes,
 			 uint64_t response_bytes);
+
+/**
+ * Records one finished request as mixd_record_request() and, when
+ * @p trace_id is not NULL and not all zero, keeps it as the exemplar of
+ * @p series: the report then carries, in the series' RequestDelta, the
+ * trace id, the span id, @p duration_ms and the time of this call (Unix
+ * ns), which mixd exposes as an OpenMetrics exemplar on the
+ * istio_request_duration_milliseconds bucket the duration falls in. Call
+ * it for requests whose trace is sampled (their spans recorded with
+ * mixd_record_span()), mixd_record_request() for the others.
+ *
+ * One exemplar per series and report: the latest traced record wins
+ * (across threads, by the time of the call), also when the reports of
+ * several intervals merge while the collector is unreachable. Hot path:
+ * no lock, no allocation; it reads the wall clock (vDSO) and writes the
+ * exemplar without a locked instruction. Threads past
+ * #mixd_config.max_threads share a shard whose exemplar slot takes one
+ * locked instruction and is skipped (the request is still counted) when
+ * another thread is writing it at that instant.
+ *
+ * @param trace_id  16 bytes, big-endian as on the wire (as in struct
+ *                  mixd_span); NULL or all zero: no exemplar.
+ * @param span_id   8 bytes; NULL or all zero: the exemplar has no span id.
+ * @return as mixd_record_request().
+ */
+MIXD_API int mixd_record_request_traced(struct mixd_reporter *r, uint32_t series,
+					uint64_t duration_ms, uint64_t request_bytes,
+					uint64_t response_bytes, const uint8_t trace_id[16],
+					const uint8_t span_id[8]);
+
+/**
+ * Binds @p labels through the per-thread cache as mixd_record(), then
+ * records as mixd_record_request_traced().
+ * @return as mixd_series_bind() and mixd_record_request().
+ */
+MIXD_API int mixd_record_traced(struct mixd_reporter *r,
+				const struct mixd_series_labels *labels,
+				uint64_t duration_ms, uint64_t request_bytes,
+				uint64_t response_bytes, const uint8_t trace_id[16],
+				const uint8_t span_id[8]);
 
 /** Records a TCP connection opened on @p series. Hot path, as
  * mixd_record_request(). */

@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh - runs the integration tests (Node's built-in test runner, the stock
-# OpenTelemetry JS clients, the real mixd binary named by MIXD_BIN).
+# OpenTelemetry JS clients, the real mixd binary named by MIXD_BIN and the
+# libmixd CLI named by MIXD_REPORT_BIN, by default mixd-report next to mixd).
 # Installs the pinned npm packages from package-lock.json when node_modules
 # is missing or older than the lock file. Exits with the test runner's status.
 set -eu
@@ -16,6 +17,18 @@ esac
 export MIXD_BIN
 if [ ! -x "$MIXD_BIN" ]; then
 	echo "run.sh: $MIXD_BIN is not an executable" >&2
+	exit 2
+fi
+
+# the libmixd CLI that the report tests drive; default: next to mixd
+MIXD_REPORT_BIN="${MIXD_REPORT_BIN:-$(dirname "$MIXD_BIN")/mixd-report}"
+case "$MIXD_REPORT_BIN" in
+/*) ;;
+*) MIXD_REPORT_BIN="$(pwd)/$MIXD_REPORT_BIN" ;;
+esac
+export MIXD_REPORT_BIN
+if [ ! -x "$MIXD_REPORT_BIN" ]; then
+	echo "run.sh: $MIXD_REPORT_BIN is not an executable (set MIXD_REPORT_BIN)" >&2
 	exit 2
 fi
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "promtool_util.h"
 #include "../../collector/deflate.h"
 #include "../../collector/inflate.h"
 #include "../../model/error.h"
@@ -595,42 +596,6 @@ static void test_gzip(void **state)
 	free(s);
 }
 
-/* runs `promtool check metrics` on `text`; returns its output (malloc'd)
- * and exit status, or NULL when promtool is missing */
-static char *promtool(const char *text, int *status)
-{
-	const char *paths[] = { "/usr/bin/promtool", "/usr/local/bin/promtool" };
-	const char *tool = NULL;
-	for (size_t i = 0; i < 2; i++)
-		if (access(paths[i], X_OK) == 0)
-			tool = paths[i];
-	if (!tool)
-		return NULL;
-	char dir[] = "/tmp/mixd-prom-XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	char in[256], cmd[768], outp[256];
-	snprintf(in, sizeof(in), "%s/metrics.txt", dir);
-	snprintf(outp, sizeof(outp), "%s/out.txt", dir);
-	FILE *f = fopen(in, "w");
-	assert_non_null(f);
-	assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
-	fclose(f);
-	snprintf(cmd, sizeof(cmd), "%s check metrics < %s > %s 2>&1", tool, in, outp);
-	int rc = system(cmd);
-	*status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-	f = fopen(outp, "r");
-	assert_non_null(f);
-	char *out = calloc(1, 65536);
-	assert_non_null(out);
-	size_t n = fread(out, 1, 65535, f);
-	out[n] = 0;
-	fclose(f);
-	unlink(in);
-	unlink(outp);
-	rmdir(dir);
-	return out;
-}
-
 static void test_promtool(void **state)
 {
 	(void)state;
@@ -638,7 +603,7 @@ static void test_promtool(void **state)
 	fill(s);
 	char *t = render(s, 2, MX_PROM_TEXT);
 	int status = 0;
-	char *out = promtool(t, &status);
+	char *out = tu_promtool(t, &status);
 	if (!out) {
 		printf("test_promtool: SKIPPED: promtool not installed "
 		       "(apt-get install prometheus)\n");
@@ -667,7 +632,7 @@ static void test_promtool(void **state)
 	assert_int_not_equal(status, 0); /* lint findings make it exit non-zero */
 	free(out);
 	/* a broken exposition is flagged as such: promtool does parse */
-	out = promtool("istio_requests_total{a=\"b\" 1\n", &status);
+	out = tu_promtool("istio_requests_total{a=\"b\" 1\n", &status);
 	assert_non_null(strstr(out, "error"));
 	free(out);
 	free(t);

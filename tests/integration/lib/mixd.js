@@ -37,6 +37,7 @@ function withDefaults(dataDir, args) {
 		['--jaeger.collector-listen-address', 'localhost:0'],
 		['--jaeger.agent-compact-listen-address', 'localhost:0'],
 		['--jaeger.agent-binary-listen-address', 'localhost:0'],
+		['--report.listen-address', 'localhost:0'],
 	];
 	const given = new Set(args.map((a) => a.split('=')[0]));
 	const out = [];
