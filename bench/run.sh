@@ -23,7 +23,7 @@
 # 5. Prints summary tables and the ratios to the ceilings and goals.
 #
 # Everything runs on loopback; every loop and wait is bounded. Knobs (env):
-# BENCH_SECONDS (10), BENCH_WARMUP (1), BENCH_CONNECTIONS (4),
+# BENCH_SECONDS (10), BENCH_REPORT_SECONDS (6), BENCH_WARMUP (1), BENCH_CONNECTIONS (4),
 # BENCH_CEIL_SECONDS (2), BENCH_PERF (1; 0 skips perf),
 # BENCH_QUERY_SPANS (1000000; 0 skips the query benchmark), TMPDIR.
 set -u
@@ -375,11 +375,24 @@ if [ -x "$BUILD/bench/bench_reporter" ]; then
 	"$BUILD/bench/bench_reporter" --seconds "${BENCH_REPORTER_SECONDS:-10}" || echo "bench: bench_reporter failed"
 fi
 
-# the Prometheus renderer (issue 6 groundwork)
+# the Prometheus renderer
 if [ -x "$BUILD/bench/bench_prom" ]; then
 	echo
 	echo "--- Prometheus renderer (bench_prom) ---"
 	"$BUILD/bench/bench_prom" || echo "bench: bench_prom failed"
+fi
+
+# native report ingest (label-set updates per second and per CPU second)
+if [ -x "$BUILD/bench/bench_report" ]; then
+	echo
+	echo "--- native report ingest (bench_report) ---"
+	"$BUILD/bench/bench_report" --seconds "${BENCH_REPORT_SECONDS:-6}" || echo "bench: bench_report failed"
+fi
+
+# the graph API (issue 8): Kiali-style graph over a day of metrics rollups
+if [ -x "$BUILD/bench/bench_graph" ]; then
+	echo
+	"$BUILD/bench/bench_graph" --dir "$TMP/data-graph" || echo "bench: bench_graph failed"
 fi
 
 ceil() {

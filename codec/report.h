@@ -3,7 +3,9 @@
  * (proto/mixd/report.proto, POST /v1/report) into the metrics model
  * (model/metrics.h) and the span model (model/span.h).
  *
- * File: report_decode.c. The decoder resolves every string-table index,
+ * Files: report_decode.c (checks, conversion, spans) and
+ * report_decode_pb.c (a single-pass protobuf reader; internals in
+ * report_decode_int.h). The decoder resolves every string-table index,
  * applies Istio's label value conventions (see model/metrics.h), checks
  * every histogram (0 or exactly MX_HIST_BUCKETS buckets, summing to the
  * request count) and converts the report's spans with the OTLP decoder, so
@@ -41,7 +43,17 @@
  * lim->max_depth; MX_ENOMEM when b's arena cap is reached. Spans with bad
  * ids or over a cap are counted in b->rejected_spans (first reason in
  * `err`) and the report still succeeds. On error *out is NULL and b may
- * hold partial data (free the batch). */
+ * hold partial data (free the batch).
+ *
+ * Wire rules (those of protobuf-c 1.4.1, which the decoder used before):
+ * unknown fields are skipped; repeated uint64 come packed or not; the
+ * last value of a repeated scalar, string or bytes field wins; a string
+ * ends at its first NUL byte; uint32 and enum values keep their low 32
+ * bits; a repeated Workload counts as its last occurrence, a repeated
+ * Series takes its scalars from its last occurrence (absent ones 0) and
+ * its peer from the last occurrence that has one. Malformed wire data
+ * anywhere wins over any other error; otherwise the first error is
+ * reported in the order: header, request deltas, TCP deltas. */
 int mx_report_decode(const uint8_t *buf, size_t len,
 		     const struct mx_decode_limits *lim, struct mx_batch *b,
 		     struct mx_report **out, struct mx_errmsg *err);

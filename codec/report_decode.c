@@ -2,17 +2,43 @@
  * report_decode.c - libmixd's native report -> metrics model and spans
  * (see report.h).
  *
- * Steps: (1) one pass over the top-level fields of the Report checks the
- * wire structure and splits the body in two: the Span fields (9) are
- * wrapped into a synthetic ExportTraceServiceRequest (request ->
- * ResourceSpans -> ScopeSpans -> spans), everything else is copied into a
- * Report without spans. (2) protobuf-c unpacks the span-less Report with
- * an allocator on the batch arena; its schema has no recursion, so no
- * nesting pre-scan is needed. (3) The unpacked tree is checked and
- * converted, strings resolved through the string table with Istio's
- * conventions. (4) The synthetic request goes through the OTLP decoder
- * (nesting pre-scan, caps, id checks, per-span rejection), and the spans it
- * appended get the reporter's resource and the libmixd scope.
+ * A hand-written single-pass protobuf reader, no protobuf-c unpack: the
+ * metrics part of a report is read straight into the model.
+ * (1) One checked pass over the top-level fields of the Report validates
+ * the wire structure, reads the scalar fields and the reporter Workload,
+ * counts strings, request and TCP deltas and spans. (2) The string table
+ * is copied into the arena with one copy and checked once per entry
+ * (length cap, UTF-8), then the header is checked.
+ * (3) A second pass reads every RequestDelta / TcpDelta directly into its
+ * mx_request_agg / mx_tcp_agg and converts the labels with Istio's
+ * conventions. (4) The Span fields (9) are wrapped into a synthetic
+ * ExportTraceServiceRequest (request -> ResourceSpans -> ScopeSpans ->
+ * spans) and go through the OTLP decoder (nesting pre-scan, caps, id
+ * checks, per-span rejection); the spans it appended get the reporter's
+ * resource and the libmixd scope.
+ *
+ * The reader accepts exactly what protobuf-c 1.4.1 (the previous decoder)
+ * accepted, and gives the same verdicts and messages: tests/unit/
+ * test_report_decode_diff.c compares both on generated and mutated
+ * reports. Its rules: top-level keys and lengths as checked by the former
+ * split pass (messages with offsets); everywhere else any malformation is
+ * "not a valid mixd Report" and wins over every semantic error: keys of at
+ * most 5 bytes (a one-byte key of field 0 is malformed; longer keys may
+ * give field 0 or numbers past 2^29, skipped as unknown), varints of at
+ * most 10 bytes, length prefixes of at most 5 bytes, no group or reserved
+ * wire types, a known field only with its own wire type (bool: any);
+ * repeated uint64 packed or not, concatenated; uint32 and enum values keep
+ * the low 32 bits; the last of repeated scalar, string and bytes fields
+ * wins; a string ends at its first NUL byte. A repeated singular message
+ * is merged as protobuf-c merges proto3 messages: the later occurrence's
+ * scalars replace all earlier ones (absent ones read 0), its sub-message
+ * is merged when present, otherwise the earlier one stays. So a Workload
+ * is the last occurrence; a Series takes its scalars from the last
+ * occurrence and its peer from the last occurrence that had one. Semantic
+ * errors are reported in the former order: header (instance_id, sequence,
+ * strings, library_version, reporter), request deltas in order, then TCP
+ * deltas in order. Memory: the decoder allocates less of the arena than
+ * protobuf-c did, so a report just over a cap may now fit.
  */
 #include "report.h"
 
@@ -22,204 +48,65 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mixd/report.pb-c.h"
-
 #include "../model/error.h"
 #include "otlp.h"
+#include "report_decode_int.h"
 
-typedef Mixd__Report__V1__Report pb_report;
-typedef Mixd__Report__V1__Workload pb_workload;
-typedef Mixd__Report__V1__Series pb_series;
-typedef Mixd__Report__V1__RequestDelta pb_request;
-typedef Mixd__Report__V1__TcpDelta pb_tcp;
+#define RD_BAD_WIRE "protobuf: not a valid mixd Report"
 
-#define RD_SPANS_FIELD 9
+#define RD_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* The first error of one check phase; the earliest phase wins. */
+struct rd_fail {
+	int rc;
+	struct mx_errmsg msg;
+};
+
+enum { RD_PH_HEAD, RD_PH_REQ, RD_PH_TCP, RD_NPH };
+
+#define RD_CODE_CACHE 64
 
 struct rd {
 	struct mx_batch *b;
 	const struct mx_decode_limits *lim;
-	struct mx_errmsg *err;
-	const pb_report *r;
+	struct mx_errmsg *e; /* the message buffer of the current phase */
 	struct mx_str *strs; /* the string table as mx_str, [0] = "" */
 	size_t n_strs;
-	bool oom;
+	struct mx_rpb_top t; /* what the top-level pass found */
+	/* decimal response codes already made for this report */
+	uint32_t code_key[RD_CODE_CACHE];
+	struct mx_str code_val[RD_CODE_CACHE];
 };
 
-static void *rd_alloc(void *data, size_t size)
-{
-	struct rd *rd = data;
-	void *p = mx_arena_alloc(&rd->b->arena, size);
-	if (!p)
-		rd->oom = true;
-	return p;
-}
+/* --- step 2: string table and header --- */
 
-static void rd_free(void *data, void *ptr)
+/* A string field's value s[0..n) up to its first NUL (protobuf-c made C
+ * strings); *utf8 tells whether that is well-formed UTF-8 (no overlong
+ * forms, surrogates or code points past U+10FFFF). A NUL inside a
+ * multi-byte sequence cuts it, which makes it malformed. */
+static struct mx_str rd_text(const uint8_t *s, size_t n, bool *utf8)
 {
-	(void)data;
-	(void)ptr; /* the arena frees everything with the batch */
-}
-
-static bool rd_varint(const uint8_t *buf, size_t *pos, size_t end,
-		      uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t p = *pos;
-	for (unsigned shift = 0; shift < 70; shift += 7) {
-		if (p >= end)
-			return false;
-		uint8_t c = buf[p++];
-		v |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80)) {
-			*pos = p;
-			*out = v;
-			return true;
-		}
-	}
-	return false;
-}
-
-static size_t rd_put_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
-static size_t rd_varint_len(uint64_t v)
-{
-	size_t n = 1;
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-/* Step 1: splits `buf` into `rest` (a Report without spans) and `spans` (a
- * synthetic ExportTraceServiceRequest holding the Span fields), both
- * malloc'd; *spans is NULL when the report holds no span. */
-static int rd_split(const uint8_t *buf, size_t len, struct mx_errmsg *err,
-		    uint8_t **rest, size_t *rest_len, uint8_t **spans,
-		    size_t *spans_len)
-{
-	size_t pos = 0, rn = 0, span_bytes = 0, n_spans = 0;
-	uint8_t *r = malloc(len ? len : 1);
-	if (!r)
-		return MX_ENOMEM;
-	*rest = r;
-	*spans = NULL;
-	/* pass 1: check the wire structure, copy non-span fields */
-	while (pos < len) {
-		size_t at = pos;
-		uint64_t key, v;
-		if (!rd_varint(buf, &pos, len, &key) || (key >> 3) == 0 ||
-		    (key >> 3) > 0x1fffffff)
-			goto bad_key;
-		size_t body = pos; /* past the key (which may be overlong) */
-		unsigned wt = (unsigned)(key & 7);
-		switch (wt) {
-		case 0:
-			if (!rd_varint(buf, &pos, len, &v))
-				goto truncated;
-			break;
-		case 1:
-			if (len - pos < 8)
-				goto truncated;
-			pos += 8;
-			break;
-		case 5:
-			if (len - pos < 4)
-				goto truncated;
-			pos += 4;
-			break;
-		case 2:
-			if (!rd_varint(buf, &pos, len, &v) || v > len - pos)
-				goto truncated;
-			pos += (size_t)v;
-			break;
-		default:
-			mx_errmsg_set(err, "report: unsupported wire type %u at "
-				      "offset %zu", wt, at);
-			return MX_EINVAL;
-		}
-		if ((key >> 3) == RD_SPANS_FIELD && wt == 2) {
-			span_bytes += 1 + (pos - body); /* one-byte key 0x12 */
-			n_spans++;
-		} else {
-			memcpy(r + rn, buf + at, pos - at);
-			rn += pos - at;
-		}
-		continue;
-bad_key:
-		mx_errmsg_set(err, "report: bad field key at offset %zu", at);
-		return MX_EINVAL;
-truncated:
-		mx_errmsg_set(err, "report: field %u at offset %zu runs past the "
-			      "end of the report", (unsigned)(key >> 3), at);
-		return MX_EINVAL;
-	}
-	*rest_len = rn;
-	if (n_spans == 0)
-		return MX_OK;
-	/* pass 2: request{1: ResourceSpans{2: ScopeSpans{2: span...}}}; the
-	 * span fields are re-keyed from Report.spans (9) to ScopeSpans.spans
-	 * (2, a one-byte key), which span_bytes counted already */
-	size_t ss = span_bytes;
-	size_t rs = 1 + rd_varint_len(ss) + ss;
-	size_t total = 1 + rd_varint_len(rs) + rs;
-	uint8_t *s = malloc(total);
-	if (!s)
-		return MX_ENOMEM;
-	size_t n = 0;
-	s[n++] = 0x0a; /* request.resource_spans, field 1, LEN */
-	n += rd_put_varint(s + n, rs);
-	s[n++] = 0x12; /* ResourceSpans.scope_spans, field 2, LEN */
-	n += rd_put_varint(s + n, ss);
-	pos = 0;
-	while (pos < len) {
-		uint64_t key = 0, v = 0;
-		rd_varint(buf, &pos, len, &key); /* checked in pass 1 */
-		size_t body = pos;
-		unsigned wt = (unsigned)(key & 7);
-		if (wt == 0)
-			rd_varint(buf, &pos, len, &v);
-		else if (wt == 1)
-			pos += 8;
-		else if (wt == 5)
-			pos += 4;
-		else {
-			rd_varint(buf, &pos, len, &v);
-			pos += (size_t)v;
-		}
-		if ((key >> 3) == RD_SPANS_FIELD && wt == 2) {
-			s[n++] = 0x12; /* ScopeSpans.spans, field 2, LEN */
-			memcpy(s + n, buf + body, pos - body);
-			n += pos - body;
-		}
-	}
-	*spans = s;
-	*spans_len = n;
-	return MX_OK;
-}
-
-/* True when s[0..n) is well-formed UTF-8 (no overlong forms, surrogates or
- * code points past U+10FFFF). */
-static bool rd_utf8(const unsigned char *s, size_t n)
-{
+	const uint64_t hi = 0x8080808080808080ull, one = 0x0101010101010101ull;
 	size_t i = 0;
+	*utf8 = true;
 	while (i < n) {
+		uint64_t w;
+		if (n - i >= 8) { /* 8 ASCII bytes without a NUL at once */
+			memcpy(&w, s + i, 8);
+			if (!((w | ((w - one) & ~w)) & hi)) {
+				i += 8;
+				continue;
+			}
+		}
 		unsigned c = s[i];
+		if (c == 0)
+			break;
 		if (c < 0x80) {
 			i++;
 			continue;
 		}
-		size_t k;
-		unsigned lo = 0x80, hi = 0xbf;
+		size_t k = 0;
+		unsigned lo = 0x80, top = 0xbf;
 		if (c >= 0xc2 && c <= 0xdf)
 			k = 1;
 		else if (c >= 0xe0 && c <= 0xef) {
@@ -227,66 +114,87 @@ static bool rd_utf8(const unsigned char *s, size_t n)
 			if (c == 0xe0)
 				lo = 0xa0;
 			else if (c == 0xed)
-				hi = 0x9f;
+				top = 0x9f;
 		} else if (c >= 0xf0 && c <= 0xf4) {
 			k = 3;
 			if (c == 0xf0)
 				lo = 0x90;
 			else if (c == 0xf4)
-				hi = 0x8f;
-		} else
-			return false;
-		if (n - i <= k)
-			return false;
-		if (s[i + 1] < lo || s[i + 1] > hi)
-			return false;
-		for (size_t j = 2; j <= k; j++)
-			if ((s[i + j] & 0xc0) != 0x80)
-				return false;
+				top = 0x8f;
+		}
+		bool ok = k && n - i > k && s[i + 1] >= lo && s[i + 1] <= top;
+		for (size_t j = 2; ok && j <= k; j++)
+			ok = (s[i + j] & 0xc0) == 0x80;
+		if (!ok) {
+			const uint8_t *z = memchr(s + i, 0, n - i);
+			*utf8 = false;
+			i = z ? (size_t)(z - s) : n;
+			break;
+		}
 		i += k + 1;
 	}
-	return true;
+	return (struct mx_str){ (const char *)s, (uint32_t)i };
 }
 
-static int rd_strings(struct rd *rd)
+/* Fills the string table and checks each entry once. The strings are
+ * copied into the arena with one copy of the body's bytes from the first
+ * string field to the last; the byte after each string (the next field's
+ * key in the copy, never part of another string) becomes its NUL. */
+static int rd_strings(struct rd *rd, const uint8_t *buf)
 {
-	const pb_report *r = rd->r;
-	size_t n = r->n_strings ? r->n_strings : 1;
-	rd->strs = mx_arena_calloc(&rd->b->arena, n, sizeof(*rd->strs));
-	if (!rd->strs)
-		return MX_ENOMEM;
-	rd->n_strs = n;
+	size_t pos = rd->t.str_from, k = 0;
+	struct mx_rpb_field f;
 	rd->strs[0] = MX_STR_LIT("");
-	if (r->n_strings && r->strings[0] && r->strings[0][0]) {
-		mx_errmsg_set(rd->err, "report: strings[0] must be empty");
-		return MX_EINVAL;
-	}
-	for (size_t i = 1; i < r->n_strings; i++) {
-		const char *s = r->strings[i] ? r->strings[i] : "";
-		size_t len = strlen(s);
-		if (len > rd->lim->max_value_bytes) {
-			mx_errmsg_set(rd->err, "report: strings[%zu] is longer than "
-				      "%u bytes", i, rd->lim->max_value_bytes);
+	if (rd->t.n_strings == 0)
+		return MX_OK;
+	size_t span = rd->t.str_to - rd->t.str_from;
+	uint8_t *copy = mx_arena_alloc(&rd->b->arena, span + 1);
+	if (!copy)
+		return MX_ENOMEM;
+	memcpy(copy, buf + rd->t.str_from, span);
+	while (k < rd->t.n_strings &&
+	       mx_rpb_next(buf, &pos, rd->t.str_to, &f)) {
+		if (f.num != 5)
+			continue;
+		uint8_t *p = copy + (f.val - rd->t.str_from);
+		bool utf8;
+		p[f.vlen] = 0;
+		struct mx_str s = rd_text(p, f.vlen, &utf8);
+		if (k == 0) {
+			if (s.len) {
+				mx_errmsg_set(rd->e, "report: strings[0] must be empty");
+				return MX_EINVAL;
+			}
+			k++;
+			continue;
+		}
+		if (s.len > rd->lim->max_value_bytes) {
+			mx_errmsg_set(rd->e, "report: strings[%zu] is longer than "
+				      "%u bytes", k, rd->lim->max_value_bytes);
 			return MX_EINVAL;
 		}
-		if (!rd_utf8((const unsigned char *)s, len)) {
-			mx_errmsg_set(rd->err, "report: strings[%zu] is not UTF-8", i);
+		if (!utf8) {
+			mx_errmsg_set(rd->e, "report: strings[%zu] is not UTF-8", k);
 			return MX_EINVAL;
 		}
-		rd->strs[i] = (struct mx_str){ s, (uint32_t)len };
+		rd->strs[k++] = s;
 	}
 	return MX_OK;
 }
 
-/* Resolves string index `idx`; an empty string becomes `dflt`. */
-static int rd_str(struct rd *rd, uint32_t idx, struct mx_str dflt,
-		  const char *what, struct mx_str *out)
+static int rd_str_range(struct rd *rd, uint32_t idx, const char *what)
 {
-	if (idx >= rd->n_strs) {
-		mx_errmsg_set(rd->err, "report: %s: string index %u out of range "
-			      "(%zu strings)", what, idx, rd->n_strs);
-		return MX_EINVAL;
-	}
+	mx_errmsg_set(rd->e, "report: %s: string index %u out of range "
+		      "(%zu strings)", what, idx, rd->n_strs);
+	return MX_EINVAL;
+}
+
+/* Resolves string index `idx`; an empty string becomes `dflt`. */
+static inline int rd_str(struct rd *rd, uint32_t idx, struct mx_str dflt,
+			 const char *what, struct mx_str *out)
+{
+	if (RD_UNLIKELY(idx >= rd->n_strs))
+		return rd_str_range(rd, idx, what);
 	*out = rd->strs[idx].len ? rd->strs[idx] : dflt;
 	return MX_OK;
 }
@@ -294,73 +202,114 @@ static int rd_str(struct rd *rd, uint32_t idx, struct mx_str dflt,
 /* Resolves a workload: empty values read "unknown", an empty canonical
  * revision "latest"; for the local workload (`local`) an empty canonical
  * service falls back to the workload name, as Istio's derivation does. */
-static int rd_workload(struct rd *rd, const pb_workload *w, bool local,
+static int rd_workload(struct rd *rd, const uint32_t w[8], bool local,
 		       struct mx_workload *out)
 {
-	static const pb_workload none = MIXD__REPORT__V1__WORKLOAD__INIT;
 	const struct mx_str unk = MX_STR_LIT("unknown");
 	const char *what = local ? "reporter" : "peer";
-	if (!w)
-		w = &none;
-	int rc = rd_str(rd, w->workload, unk, what, &out->workload);
+	int rc = rd_str(rd, w[0], unk, what, &out->workload);
 	if (!rc)
-		rc = rd_str(rd, w->namespace_, unk, what, &out->workload_namespace);
+		rc = rd_str(rd, w[1], unk, what, &out->workload_namespace);
 	if (!rc)
-		rc = rd_str(rd, w->app, unk, what, &out->app);
+		rc = rd_str(rd, w[2], unk, what, &out->app);
 	if (!rc)
-		rc = rd_str(rd, w->version, unk, what, &out->version);
+		rc = rd_str(rd, w[3], unk, what, &out->version);
 	if (!rc)
-		rc = rd_str(rd, w->canonical_service,
-			    local ? out->workload : unk, what,
+		rc = rd_str(rd, w[4], local ? out->workload : unk, what,
 			    &out->canonical_service);
 	if (!rc)
-		rc = rd_str(rd, w->canonical_revision, MX_STR_LIT("latest"), what,
+		rc = rd_str(rd, w[5], MX_STR_LIT("latest"), what,
 			    &out->canonical_revision);
 	if (!rc)
-		rc = rd_str(rd, w->cluster, unk, what, &out->cluster);
+		rc = rd_str(rd, w[6], unk, what, &out->cluster);
 	if (!rc)
-		rc = rd_str(rd, w->principal, unk, what, &out->principal);
+		rc = rd_str(rd, w[7], unk, what, &out->principal);
 	return rc;
 }
 
-/* The text of an HTTP status, in the arena. */
+/* Step 2 after the table: the header checks in the former order. */
+static int rd_header(struct rd *rd, const uint8_t *buf, struct mx_report *rep)
+{
+	if (rd->t.iid_len != 16) {
+		mx_errmsg_set(rd->e, "report: instance_id must be 16 bytes, not %zu",
+			      rd->t.iid_len);
+		return MX_EINVAL;
+	}
+	if (rd->t.seq == 0) {
+		mx_errmsg_set(rd->e, "report: sequence must be 1 or more");
+		return MX_EINVAL;
+	}
+	memcpy(rep->instance_id, rd->t.iid, 16);
+	rep->sequence = rd->t.seq;
+	rep->interval_start_ns = rd->t.start_ns;
+	rep->interval_end_ns = rd->t.end_ns;
+	rep->dropped_spans = rd->t.dropped;
+	rep->overflow_series = rd->t.overflow;
+	rep->batch = rd->b;
+	int rc = rd_strings(rd, buf);
+	if (rc)
+		return rc;
+	struct mx_str lv = MX_STR_LIT("");
+	bool utf8 = true;
+	if (rd->t.lv) {
+		lv = rd_text(rd->t.lv, rd->t.lv_len, &utf8);
+		char *c = mx_arena_strndup(&rd->b->arena, lv.ptr, lv.len);
+		if (!c)
+			return MX_ENOMEM;
+		lv.ptr = c;
+	}
+	if (lv.len > rd->lim->max_value_bytes || !utf8) {
+		mx_errmsg_set(rd->e, "report: bad library_version");
+		return MX_EINVAL;
+	}
+	rep->library_version = lv;
+	return rd_workload(rd, rd->t.reporter, true, &rep->reporter);
+}
+
+/* --- step 3: the deltas --- */
+
+/* The text of an HTTP status; one arena copy per distinct code. */
 static int rd_code(struct rd *rd, uint32_t code, struct mx_str *out)
 {
+	unsigned slot = code % RD_CODE_CACHE;
+	if (rd->code_val[slot].ptr && rd->code_key[slot] == code) {
+		*out = rd->code_val[slot];
+		return MX_OK;
+	}
 	char tmp[16];
 	int n = snprintf(tmp, sizeof(tmp), "%u", code);
 	char *p = mx_arena_strndup(&rd->b->arena, tmp, (size_t)n);
 	if (!p)
 		return MX_ENOMEM;
 	*out = (struct mx_str){ p, (uint32_t)n };
+	rd->code_key[slot] = code;
+	rd->code_val[slot] = *out;
 	return MX_OK;
 }
 
-static int rd_series(struct rd *rd, const pb_series *ps, bool tcp,
+static int rd_series(struct rd *rd, const struct mx_rpb_series *ps, bool tcp,
 		     const struct mx_workload *local,
 		     struct mx_series_labels *l)
 {
+	static const uint32_t none[8];
 	const struct mx_str unk = MX_STR_LIT("unknown");
-	if (!ps) {
-		mx_errmsg_set(rd->err, "report: a %s delta without series",
+	if (!ps->present) {
+		mx_errmsg_set(rd->e, "report: a %s delta without series",
 			      tcp ? "TCP" : "request");
 		return MX_EINVAL;
 	}
 	/* libmixd's overflow cell has no labels at all, so no role */
-	if (ps->role != MIXD__REPORT__V1__ROLE__ROLE_SOURCE &&
-	    ps->role != MIXD__REPORT__V1__ROLE__ROLE_DESTINATION &&
-	    !(ps->role == MIXD__REPORT__V1__ROLE__ROLE_UNSPECIFIED &&
-	      ps->overflow)) {
-		mx_errmsg_set(rd->err, "report: series role %d is neither source "
+	if (ps->role != 1 && ps->role != 2 && !(ps->role == 0 && ps->overflow)) {
+		mx_errmsg_set(rd->e, "report: series role %d is neither source "
 			      "nor destination", (int)ps->role);
 		return MX_EINVAL;
 	}
-	memset(l, 0, sizeof(*l));
-	l->role = ps->role == MIXD__REPORT__V1__ROLE__ROLE_SOURCE ?
-		MX_ROLE_SOURCE : ps->role == MIXD__REPORT__V1__ROLE__ROLE_DESTINATION ?
-		MX_ROLE_DESTINATION : MX_ROLE_UNSPECIFIED;
-	l->overflow = ps->overflow != 0;
+	/* every field of l is set below (on success) */
+	l->role = ps->role == 1 ? MX_ROLE_SOURCE :
+		ps->role == 2 ? MX_ROLE_DESTINATION : MX_ROLE_UNSPECIFIED;
+	l->overflow = ps->overflow;
 	l->local = *local;
-	int rc = rd_workload(rd, ps->peer, false, &l->peer);
+	int rc = rd_workload(rd, ps->has_peer ? ps->peer : none, false, &l->peer);
 	/* destination_service: the host, else (server side) the local
 	 * canonical service; destination_service_name: else the host up to
 	 * its first '.'; destination_service_namespace: else (client side)
@@ -368,7 +317,7 @@ static int rd_series(struct rd *rd, const pb_series *ps, bool tcp,
 	struct mx_str host_dflt = l->role == MX_ROLE_DESTINATION ?
 		local->canonical_service : unk;
 	if (!rc)
-		rc = rd_str(rd, ps->destination_service, host_dflt, "service",
+		rc = rd_str(rd, ps->idx[0], host_dflt, "service",
 			    &l->destination_service);
 	struct mx_str name_dflt = unk;
 	if (!rc && l->destination_service.len) {
@@ -379,22 +328,21 @@ static int rd_series(struct rd *rd, const pb_series *ps, bool tcp,
 			name_dflt = (struct mx_str){ h.ptr, n };
 	}
 	if (!rc)
-		rc = rd_str(rd, ps->destination_service_name, name_dflt,
-			    "service name", &l->destination_service_name);
+		rc = rd_str(rd, ps->idx[1], name_dflt, "service name",
+			    &l->destination_service_name);
 	struct mx_str ns_dflt = l->role == MX_ROLE_SOURCE ?
 		l->peer.workload_namespace : unk;
 	if (!rc)
-		rc = rd_str(rd, ps->destination_service_namespace, ns_dflt,
-			    "service namespace", &l->destination_service_namespace);
+		rc = rd_str(rd, ps->idx[2], ns_dflt, "service namespace",
+			    &l->destination_service_namespace);
 	if (!rc)
-		rc = rd_str(rd, ps->request_protocol,
-			    tcp ? MX_STR_LIT("tcp") : unk, "protocol",
-			    &l->request_protocol);
+		rc = rd_str(rd, ps->idx[3], tcp ? MX_STR_LIT("tcp") : unk,
+			    "protocol", &l->request_protocol);
 	if (!rc)
-		rc = rd_str(rd, ps->response_flags, MX_STR_LIT("-"), "flags",
+		rc = rd_str(rd, ps->idx[6], MX_STR_LIT("-"), "flags",
 			    &l->response_flags);
 	if (!rc)
-		rc = rd_str(rd, ps->connection_security_policy, unk, "security",
+		rc = rd_str(rd, ps->idx[7], unk, "security",
 			    &l->connection_security_policy);
 	if (tcp) {
 		l->response_code = MX_STR_LIT("");
@@ -402,99 +350,128 @@ static int rd_series(struct rd *rd, const pb_series *ps, bool tcp,
 		return rc;
 	}
 	if (!rc)
-		rc = rd_str(rd, ps->grpc_response_status, MX_STR_LIT(""),
-			    "grpc status", &l->grpc_response_status);
+		rc = rd_str(rd, ps->idx[5], MX_STR_LIT(""), "grpc status",
+			    &l->grpc_response_status);
 	if (!rc)
-		rc = rd_code(rd, ps->response_code, &l->response_code);
+		rc = rd_code(rd, ps->idx[4], &l->response_code);
 	return rc;
 }
 
+/* Checks a histogram read into `h` with `n` values on the wire. */
 static int rd_hist(struct rd *rd, const char *what, size_t n,
-		   const uint64_t *b, double sum, uint64_t count,
-		   struct mx_hist_delta *out)
+		   const struct mx_hist_delta *h, uint64_t count)
 {
-	memset(out, 0, sizeof(*out));
 	if (n != 0 && n != MX_HIST_BUCKETS) {
-		mx_errmsg_set(rd->err, "report: %s has %zu buckets, want 0 or %d",
+		mx_errmsg_set(rd->e, "report: %s has %zu buckets, want 0 or %d",
 			      what, n, MX_HIST_BUCKETS);
 		return MX_EINVAL;
 	}
 	uint64_t total = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (b[i] > UINT64_MAX - total) {
-			mx_errmsg_set(rd->err, "report: %s bucket counts overflow", what);
-			return MX_EINVAL;
-		}
-		total += b[i];
-		out->buckets[i] = b[i];
+	bool over = false;
+	for (size_t i = 0; i < n; i++)
+		over |= __builtin_add_overflow(total, h->buckets[i], &total);
+	if (over) {
+		mx_errmsg_set(rd->e, "report: %s bucket counts overflow", what);
+		return MX_EINVAL;
 	}
 	if (total != count) {
-		mx_errmsg_set(rd->err, "report: %s buckets sum to %llu, the request "
+		mx_errmsg_set(rd->e, "report: %s buckets sum to %llu, the request "
 			      "count is %llu", what, (unsigned long long)total,
 			      (unsigned long long)count);
 		return MX_EINVAL;
 	}
-	if (!isfinite(sum) || sum < 0) {
-		mx_errmsg_set(rd->err, "report: %s sum is negative or not finite",
+	if (!isfinite(h->sum) || h->sum < 0) {
+		mx_errmsg_set(rd->e, "report: %s sum is negative or not finite",
 			      what);
 		return MX_EINVAL;
 	}
-	out->sum = sum;
 	return MX_OK;
 }
 
-static int rd_request(struct rd *rd, const pb_request *pr,
+static int rd_request(struct rd *rd, const struct mx_rpb_req *pr,
 		      const struct mx_workload *local, struct mx_request_agg *a)
 {
-	memset(a, 0, sizeof(*a));
-	int rc = rd_series(rd, pr->series, false, local, &a->labels);
-	a->count = pr->count;
+	int rc = rd_series(rd, &pr->s, false, local, &a->labels);
 	if (!rc)
-		rc = rd_hist(rd, "duration", pr->n_duration_buckets,
-			     pr->duration_buckets, pr->duration_sum, pr->count,
-			     &a->duration);
+		rc = rd_hist(rd, "duration", pr->n_buckets[0], &a->duration,
+			     a->count);
 	if (!rc)
-		rc = rd_hist(rd, "request bytes", pr->n_request_bytes_buckets,
-			     pr->request_bytes_buckets, pr->request_bytes_sum,
-			     pr->count, &a->request_bytes);
+		rc = rd_hist(rd, "request bytes", pr->n_buckets[1],
+			     &a->request_bytes, a->count);
 	if (!rc)
-		rc = rd_hist(rd, "response bytes", pr->n_response_bytes_buckets,
-			     pr->response_bytes_buckets, pr->response_bytes_sum,
-			     pr->count, &a->response_bytes);
+		rc = rd_hist(rd, "response bytes", pr->n_buckets[2],
+			     &a->response_bytes, a->count);
 	if (rc)
 		return rc;
-	size_t tl = pr->exemplar_trace_id.len, sl = pr->exemplar_span_id.len;
+	size_t tl = pr->tl, sl = pr->sl;
 	if ((tl != 0 && tl != 16) || (sl != 0 && sl != 8)) {
-		mx_errmsg_set(rd->err, "report: exemplar ids must be 16 and 8 bytes "
+		mx_errmsg_set(rd->e, "report: exemplar ids must be 16 and 8 bytes "
 			      "(got %zu and %zu)", tl, sl);
 		return MX_EINVAL;
 	}
-	if (tl == 0 || mx_id_is_zero(pr->exemplar_trace_id.data, 16))
+	if (tl == 0 || mx_id_is_zero(pr->tid, 16))
 		return MX_OK;
-	if (!isfinite(pr->exemplar_duration) || pr->exemplar_duration < 0) {
-		mx_errmsg_set(rd->err, "report: exemplar value is negative or not "
+	if (!isfinite(pr->ex_value) || pr->ex_value < 0) {
+		mx_errmsg_set(rd->e, "report: exemplar value is negative or not "
 			      "finite");
 		return MX_EINVAL;
 	}
 	a->has_exemplar = true;
-	memcpy(a->exemplar.trace_id, pr->exemplar_trace_id.data, 16);
+	memcpy(a->exemplar.trace_id, pr->tid, 16);
 	if (sl)
-		memcpy(a->exemplar.span_id, pr->exemplar_span_id.data, 8);
-	a->exemplar.value = pr->exemplar_duration;
-	a->exemplar.time_ns = pr->exemplar_time_unix_nano;
+		memcpy(a->exemplar.span_id, pr->sid, 8);
+	a->exemplar.value = pr->ex_value;
+	a->exemplar.time_ns = pr->ex_time;
 	return MX_OK;
 }
 
-static int rd_tcp(struct rd *rd, const pb_tcp *pt,
-		  const struct mx_workload *local, struct mx_tcp_agg *a)
+/* Step 3: reads every delta; converts them while no earlier phase failed.
+ * Returns MX_EINVAL (message set in `err`) for malformed wire data, which
+ * wins over every semantic error. */
+static int rd_deltas(struct rd *rd, const uint8_t *buf, struct mx_report *rep,
+		     struct rd_fail *fail, struct mx_errmsg *err)
 {
-	memset(a, 0, sizeof(*a));
-	a->opened = pt->connections_opened;
-	a->closed = pt->connections_closed;
-	a->sent_bytes = pt->sent_bytes;
-	a->received_bytes = pt->received_bytes;
-	return rd_series(rd, pt->series, true, local, &a->labels);
+	size_t pos = rd->t.agg_from, nr = 0, nt = 0;
+	struct mx_rpb_field f;
+	struct mx_rpb_req raw;
+	struct mx_rpb_series ts;
+	struct mx_request_agg scratch_req; /* when the header failed */
+	struct mx_tcp_agg scratch_tcp;
+	while (nr + nt < rd->t.n_req + rd->t.n_tcp &&
+	       mx_rpb_next(buf, &pos, rd->t.agg_to, &f)) {
+		const uint8_t *p = buf + f.val, *end = p + f.vlen;
+		if (f.num == 7) {
+			struct mx_request_agg *a = rep->requests ?
+				&rep->requests[nr] : &scratch_req;
+			nr++;
+			if (!mx_rpb_request(p, end, a, &raw))
+				goto bad;
+			if (fail[RD_PH_HEAD].rc || fail[RD_PH_REQ].rc)
+				continue;
+			rd->e = &fail[RD_PH_REQ].msg;
+			fail[RD_PH_REQ].rc = rd_request(rd, &raw, &rep->reporter, a);
+		} else if (f.num == 8) {
+			struct mx_tcp_agg *a = rep->tcp ? &rep->tcp[nt] : &scratch_tcp;
+			nt++;
+			if (!mx_rpb_tcp(p, end, a, &ts))
+				goto bad;
+			if (fail[RD_PH_HEAD].rc || fail[RD_PH_REQ].rc ||
+			    fail[RD_PH_TCP].rc)
+				continue;
+			rd->e = &fail[RD_PH_TCP].msg;
+			fail[RD_PH_TCP].rc = rd_series(rd, &ts, true, &rep->reporter,
+						       &a->labels);
+		}
+	}
+	rep->n_requests = (uint32_t)nr;
+	rep->n_tcp = (uint32_t)nt;
+	return MX_OK;
+bad:
+	mx_errmsg_set(err, RD_BAD_WIRE);
+	return MX_EINVAL;
 }
+
+/* --- step 4: spans --- */
 
 /* Adds a string attribute `key` = v to attrs (room reserved by caller). */
 static void rd_attr(struct mx_attrs *attrs, const char *key, struct mx_str v)
@@ -505,15 +482,15 @@ static void rd_attr(struct mx_attrs *attrs, const char *key, struct mx_str v)
 	a->value.u.s = v;
 }
 
-/* Step 4: converts the spans and points them at the reporter's resource. */
+/* Converts the spans and points them at the reporter's resource. */
 static int rd_spans(struct rd *rd, const uint8_t *spans, size_t len,
-		    struct mx_report *rep, const pb_workload *pw)
+		    struct mx_report *rep, struct mx_errmsg *err)
 {
 	struct mx_batch *b = rd->b;
 	rep->first_span = b->n_spans;
 	if (!spans)
 		return MX_OK;
-	int rc = mx_otlp_decode_proto(spans, len, rd->lim, b, rd->err);
+	int rc = mx_otlp_decode_proto(spans, len, rd->lim, b, err);
 	if (rc)
 		return rc;
 	rep->n_spans = b->n_spans - rep->first_span;
@@ -532,16 +509,9 @@ static int rd_spans(struct rd *rd, const uint8_t *spans, size_t len,
 		"istio.canonical_service", "istio.canonical_revision",
 		"istio.cluster", "istio.principal",
 	};
-	if (pw) {
-		const uint32_t idx[8] = {
-			pw->workload, pw->namespace_, pw->app, pw->version,
-			pw->canonical_service, pw->canonical_revision, pw->cluster,
-			pw->principal,
-		};
-		for (int i = 0; i < 8; i++)
-			if (rd->strs[idx[i]].len) /* indexes checked already */
-				rd_attr(&res->attrs, keys[i], rd->strs[idx[i]]);
-	}
+	for (int i = 0; i < 8; i++)
+		if (rd->strs[rd->t.reporter[i]].len) /* indexes checked already */
+			rd_attr(&res->attrs, keys[i], rd->strs[rd->t.reporter[i]]);
 	sc->name = MX_STR_LIT("libmixd");
 	sc->version = rep->library_version;
 	for (uint32_t i = rep->first_span; i < b->n_spans; i++) {
@@ -551,65 +521,39 @@ static int rd_spans(struct rd *rd, const uint8_t *spans, size_t len,
 	return MX_OK;
 }
 
-static int rd_convert(struct rd *rd, struct mx_report *rep)
+/* Steps 2-3: allocates the model and fills it; the first failure by phase
+ * goes to `err`. The deltas get their arrays once the header passed (as
+ * before), else they are only read, for malformed data. */
+static int rd_convert(struct rd *rd, const uint8_t *buf, struct mx_report *rep,
+		      struct mx_errmsg *err)
 {
-	const pb_report *r = rd->r;
-	if (r->instance_id.len != 16) {
-		mx_errmsg_set(rd->err, "report: instance_id must be 16 bytes, not %zu",
-			      r->instance_id.len);
-		return MX_EINVAL;
-	}
-	if (r->sequence == 0) {
-		mx_errmsg_set(rd->err, "report: sequence must be 1 or more");
-		return MX_EINVAL;
-	}
-	memcpy(rep->instance_id, r->instance_id.data, 16);
-	rep->sequence = r->sequence;
-	rep->interval_start_ns = r->interval_start_unix_nano;
-	rep->interval_end_ns = r->interval_end_unix_nano;
-	rep->dropped_spans = r->dropped_spans;
-	rep->overflow_series = r->overflow_series;
-	rep->batch = rd->b;
-	int rc = rd_strings(rd);
-	if (rc)
-		return rc;
-	const char *lv = r->library_version ? r->library_version : "";
-	size_t lvn = strlen(lv);
-	if (lvn > rd->lim->max_value_bytes ||
-	    !rd_utf8((const unsigned char *)lv, lvn)) {
-		mx_errmsg_set(rd->err, "report: bad library_version");
-		return MX_EINVAL;
-	}
-	rep->library_version = (struct mx_str){ lv, (uint32_t)lvn };
-	rc = rd_workload(rd, r->reporter, true, &rep->reporter);
-	if (rc)
-		return rc;
-	if (r->n_requests > UINT32_MAX || r->n_tcp > UINT32_MAX)
+	struct mx_arena *ar = &rd->b->arena;
+	struct rd_fail fail[RD_NPH];
+	memset(fail, 0, sizeof(fail));
+	if (rd->t.n_req > UINT32_MAX || rd->t.n_tcp > UINT32_MAX)
 		return MX_ENOMEM;
-	if (r->n_requests) {
-		rep->requests = mx_arena_alloc(&rd->b->arena,
-					       r->n_requests * sizeof(*rep->requests));
-		if (!rep->requests)
-			return MX_ENOMEM;
+	rd->n_strs = rd->t.n_strings ? rd->t.n_strings : 1;
+	rd->strs = mx_arena_alloc(ar, rd->n_strs * sizeof(*rd->strs));
+	if (!rd->strs)
+		return MX_ENOMEM;
+	rd->e = &fail[RD_PH_HEAD].msg;
+	fail[RD_PH_HEAD].rc = rd_header(rd, buf, rep);
+	if (!fail[RD_PH_HEAD].rc && rd->t.n_req &&
+	    !(rep->requests = mx_arena_alloc(ar, rd->t.n_req *
+					      sizeof(*rep->requests))))
+		fail[RD_PH_HEAD].rc = MX_ENOMEM;
+	if (!fail[RD_PH_HEAD].rc && rd->t.n_tcp &&
+	    !(rep->tcp = mx_arena_alloc(ar, rd->t.n_tcp * sizeof(*rep->tcp))))
+		fail[RD_PH_HEAD].rc = MX_ENOMEM;
+	int rc = rd_deltas(rd, buf, rep, fail, err);
+	if (rc)
+		return rc;
+	for (int i = 0; i < RD_NPH; i++) {
+		if (fail[i].rc == MX_EINVAL)
+			mx_errmsg_set(err, "%s", fail[i].msg.text);
+		if (fail[i].rc)
+			return fail[i].rc;
 	}
-	for (size_t i = 0; i < r->n_requests; i++) {
-		rc = rd_request(rd, r->requests[i], &rep->reporter,
-				&rep->requests[i]);
-		if (rc)
-			return rc;
-	}
-	rep->n_requests = (uint32_t)r->n_requests;
-	if (r->n_tcp) {
-		rep->tcp = mx_arena_alloc(&rd->b->arena, r->n_tcp * sizeof(*rep->tcp));
-		if (!rep->tcp)
-			return MX_ENOMEM;
-	}
-	for (size_t i = 0; i < r->n_tcp; i++) {
-		rc = rd_tcp(rd, r->tcp[i], &rep->reporter, &rep->tcp[i]);
-		if (rc)
-			return rc;
-	}
-	rep->n_tcp = (uint32_t)r->n_tcp;
 	return MX_OK;
 }
 
@@ -617,41 +561,41 @@ int mx_report_decode(const uint8_t *buf, size_t len,
 		     const struct mx_decode_limits *lim, struct mx_batch *b,
 		     struct mx_report **out, struct mx_errmsg *err)
 {
-	uint8_t *rest = NULL, *spans = NULL;
-	size_t rest_len = 0, spans_len = 0;
-	struct rd rd = { .b = b, .lim = lim, .err = err };
+	uint8_t *spans = NULL;
+	size_t spans_len = 0;
+	struct rd *rd = calloc(1, sizeof(*rd));
 	struct mx_report *rep = NULL;
+	bool bad = false;
 
 	*out = NULL;
-	int rc = rd_split(buf, len, err, &rest, &rest_len, &spans, &spans_len);
+	if (!rd)
+		return MX_ENOMEM;
+	rd->b = b;
+	rd->lim = lim;
+	int rc = mx_rpb_scan(buf, len, &rd->t, err, &bad);
 	if (rc)
 		goto out;
-	ProtobufCAllocator al = { rd_alloc, rd_free, &rd };
-	pb_report *r = mixd__report__v1__report__unpack(&al, rest_len, rest);
-	if (!r) {
-		if (rd.oom) {
-			rc = MX_ENOMEM;
-		} else {
-			mx_errmsg_set(err, "protobuf: not a valid mixd Report");
-			rc = MX_EINVAL;
-		}
+	if (bad) {
+		mx_errmsg_set(err, RD_BAD_WIRE);
+		rc = MX_EINVAL;
 		goto out;
 	}
-	rd.r = r;
 	rep = mx_arena_calloc(&b->arena, 1, sizeof(*rep));
 	if (!rep) {
 		rc = MX_ENOMEM;
 		goto out;
 	}
-	rc = rd_convert(&rd, rep);
+	rc = rd_convert(rd, buf, rep, err);
+	if (!rc && rd->t.n_spans)
+		rc = mx_rpb_span_request(buf, len, &rd->t, &spans, &spans_len);
 	if (!rc)
-		rc = rd_spans(&rd, spans, spans_len, rep, r->reporter);
+		rc = rd_spans(rd, spans, spans_len, rep, err);
 out:
 	if (rc == MX_ENOMEM)
 		mx_errmsg_set(err, "report too large for the batch memory cap");
 	if (rc == MX_OK)
 		*out = rep;
-	free(rest);
 	free(spans);
+	free(rd);
 	return rc;
 }

@@ -212,7 +212,7 @@ static int series_for(struct mx_store *st, MDB_txn *txn, uint64_t hash,
 		if (!key_len)
 			return MX_EINVAL;
 		key = ovk;
-		hash = mx_hash64(key, key_len, MX_MKEY_SEED);
+		hash = mx_metrics_key_hash(key, key_len);
 		overflow = true;
 		m->txn_overflow++;
 		slot = mx_metrics_find(m, hash, key, key_len);

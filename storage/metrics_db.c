@@ -217,7 +217,7 @@ static int load_series(struct mx_store *st, MDB_txn *txn, uint64_t now)
 		MDB_val sk = k, sv;
 		if (mdb_get(txn, m->dbi_series, &sk, &sv) != MDB_SUCCESS)
 			continue;
-		uint64_t hash = mx_hash64(sv.mv_data, sv.mv_size, MX_MKEY_SEED);
+		uint64_t hash = mx_metrics_key_hash(sv.mv_data, sv.mv_size);
 		uint32_t slot = mx_metrics_insert(m, hash, sv.mv_data,
 						  (uint32_t)sv.mv_size,
 						  get_be32(k.mv_data), overflow);
@@ -512,7 +512,7 @@ static int expire_series(struct mx_store *st, MDB_txn *txn, uint64_t now,
 		MDB_val ik = { 4, m->scratch + i * 4 }, sv;
 		if (mdb_get(txn, m->dbi_series, &ik, &sv) == MDB_SUCCESS) {
 			uint8_t hk[HASH_KEY_LEN];
-			mx_put_be64(hk, mx_hash64(sv.mv_data, sv.mv_size, MX_MKEY_SEED));
+			mx_put_be64(hk, mx_metrics_key_hash(sv.mv_data, sv.mv_size));
 			memcpy(hk + 8, ik.mv_data, 4);
 			MDB_val hkv = { HASH_KEY_LEN, hk };
 			if ((rc = mdb_del(txn, m->dbi_hash, &hkv, NULL)) && rc != MDB_NOTFOUND)

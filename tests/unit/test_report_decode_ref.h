@@ -7,7 +7,8 @@
  * malformed, how repeated fields merge and which value wins), computes
  * the expected model from the unpacked structs with the checks, messages
  * and Istio conventions of codec/report.h, and converts the spans with
- * the OTLP decoder. All static: include it in one test only.
+ * the OTLP decoder. diff_one() decodes with both and compares verdict,
+ * message and every value. All static: include it in one test only.
  */
 #ifndef MX_TEST_REPORT_DECODE_REF_H
 #define MX_TEST_REPORT_DECODE_REF_H
@@ -455,6 +456,120 @@ static int ref_decode(const uint8_t *buf, size_t len,
 	free(rest);
 	free(sp);
 	return rc;
+}
+
+
+/* --- comparison --- */
+
+static const char *cmp_what;
+
+#define CMP(cond) do { if (!(cond)) { \
+	print_error("%s: mismatch: %s (line %d)\n", cmp_what, #cond, __LINE__); \
+	fail(); } } while (0)
+
+static bool str_eq(struct mx_str a, struct mx_str b)
+{
+	return a.len == b.len && (!a.len || !memcmp(a.ptr, b.ptr, a.len));
+}
+
+static void cmp_wl(const struct mx_workload *a, const struct mx_workload *b)
+{
+	CMP(str_eq(a->workload, b->workload) &&
+	    str_eq(a->workload_namespace, b->workload_namespace) &&
+	    str_eq(a->app, b->app) && str_eq(a->version, b->version) &&
+	    str_eq(a->canonical_service, b->canonical_service) &&
+	    str_eq(a->canonical_revision, b->canonical_revision) &&
+	    str_eq(a->cluster, b->cluster) && str_eq(a->principal, b->principal));
+}
+
+static void cmp_labels(const struct mx_series_labels *a,
+		       const struct mx_series_labels *b, bool tcp)
+{
+	struct mx_str x[MX_ISTIO_HTTP_LABELS], y[MX_ISTIO_HTTP_LABELS];
+	CMP(a->role == b->role && a->overflow == b->overflow);
+	cmp_wl(&a->local, &b->local);
+	cmp_wl(&a->peer, &b->peer);
+	mx_istio_labels(a, tcp, x);
+	mx_istio_labels(b, tcp, y);
+	for (int i = 0; i < MX_ISTIO_HTTP_LABELS; i++)
+		CMP(str_eq(x[i], y[i]));
+}
+
+static void cmp_hist(const struct mx_hist_delta *a, const struct mx_hist_delta *b)
+{
+	CMP(!memcmp(a->buckets, b->buckets, sizeof(a->buckets)));
+	CMP(!memcmp(&a->sum, &b->sum, sizeof(a->sum)));
+}
+
+static void cmp_report(const struct mx_report *a, const struct mx_report *b)
+{
+	CMP(!memcmp(a->instance_id, b->instance_id, 16));
+	CMP(a->sequence == b->sequence && a->dropped_spans == b->dropped_spans &&
+	    a->overflow_series == b->overflow_series);
+	CMP(a->interval_start_ns == b->interval_start_ns &&
+	    a->interval_end_ns == b->interval_end_ns);
+	CMP(str_eq(a->library_version, b->library_version));
+	cmp_wl(&a->reporter, &b->reporter);
+	CMP(a->n_requests == b->n_requests && a->n_tcp == b->n_tcp);
+	for (uint32_t i = 0; i < a->n_requests; i++) {
+		const struct mx_request_agg *x = &a->requests[i], *y = &b->requests[i];
+		cmp_labels(&x->labels, &y->labels, false);
+		CMP(x->count == y->count && x->has_exemplar == y->has_exemplar);
+		cmp_hist(&x->duration, &y->duration);
+		cmp_hist(&x->request_bytes, &y->request_bytes);
+		cmp_hist(&x->response_bytes, &y->response_bytes);
+		CMP(!memcmp(&x->exemplar, &y->exemplar, sizeof(x->exemplar)));
+	}
+	for (uint32_t i = 0; i < a->n_tcp; i++) {
+		const struct mx_tcp_agg *x = &a->tcp[i], *y = &b->tcp[i];
+		cmp_labels(&x->labels, &y->labels, true);
+		CMP(x->opened == y->opened && x->closed == y->closed &&
+		    x->sent_bytes == y->sent_bytes &&
+		    x->received_bytes == y->received_bytes);
+	}
+	CMP(a->first_span == b->first_span && a->n_spans == b->n_spans);
+	for (uint32_t i = 0; i < a->n_spans; i++) {
+		const struct mx_span *x = &a->batch->spans[a->first_span + i];
+		const struct mx_span *y = &b->batch->spans[b->first_span + i];
+		CMP(!memcmp(x->trace_id, y->trace_id, 16) && str_eq(x->name, y->name));
+		CMP(str_eq(x->scope->name, y->scope->name) &&
+		    str_eq(x->scope->version, y->scope->version));
+		CMP(x->resource->attrs.n == y->resource->attrs.n);
+		for (uint32_t k = 0; k < x->resource->attrs.n; k++) {
+			const struct mx_attr *p = &x->resource->attrs.items[k];
+			const struct mx_attr *q = &y->resource->attrs.items[k];
+			CMP(str_eq(p->key, q->key) && str_eq(p->value.u.s, q->value.u.s));
+		}
+	}
+}
+
+static unsigned n_ok, n_bad;
+
+/* Decodes `p` with both and compares verdict, message and result. */
+static void diff_one(const uint8_t *p, size_t n, const struct mx_decode_limits *lim)
+{
+	struct mx_batch *ba = mx_batch_new(64u << 20), *bb = mx_batch_new(64u << 20);
+	struct mx_report *ra = (struct mx_report *)1, *rb = NULL;
+	struct mx_errmsg ea = { .set = 0 }, eb = { .set = 0 };
+	assert_true(ba && bb);
+	int rca = mx_report_decode(p, n, lim, ba, &ra, &ea);
+	int rcb = ref_decode(p, n, lim, bb, &rb, &eb);
+	if (rca != rcb || strcmp(ea.text, eb.text) != 0) {
+		print_error("%s: decoder rc %d \"%s\", reference rc %d \"%s\"\n",
+			    cmp_what, rca, ea.text, rcb, eb.text);
+		fail();
+	}
+	CMP((ra != NULL) == (rca == MX_OK) && (rb != NULL) == (rcb == MX_OK));
+	if (rca == MX_OK) {
+		CMP(ba->n_spans == bb->n_spans &&
+		    ba->rejected_spans == bb->rejected_spans);
+		cmp_report(ra, rb);
+		n_ok++;
+	} else {
+		n_bad++;
+	}
+	mx_batch_free(ba);
+	mx_batch_free(bb);
 }
 
 #endif
