@@ -16,7 +16,7 @@ JOBS    ?= 2
 WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wvla -Wundef -Wcast-qual \
            -Wnull-dereference -Wimplicit-fallthrough
-PKGS    := libmicrohttpd libprotobuf-c lmdb jansson zlib
+PKGS    := libmicrohttpd libprotobuf-c lmdb jansson zlib libcrypto
 PKGCF   := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 BASEFLAGS := -std=c11 -D_GNU_SOURCE -pthread -I$(BUILD)/gen -I. -Iinclude $(PKGCF)

@@ -2,12 +2,13 @@
  * admin.c - health, readiness, /debug/vars and /metrics (see admin.h).
  *
  * /metrics is a streamed answer (http.h): the handler takes the numbers
- * (struct mx_prom_self) and the store's series snapshot, and each fill
- * call renders one step into a small buffer - first the self-metrics,
- * then about METRICS_STEP bytes of Istio series per step - gzips it when
- * asked, and hands it out. So memory per response is the snapshot, the
- * iterator's label cache and a step's text, whatever the exposition's
- * size.
+ * (struct mx_prom_self), the service graph's snapshot and the store's
+ * series snapshot, and each fill call renders one step into a small
+ * buffer - first the self-metrics, then about METRICS_STEP bytes of
+ * Tempo-named service-graph series (query/prom_tempo.h), then of Istio
+ * series per step - gzips it when asked, and hands it out. So memory per
+ * response is the snapshots, the iterators' label caches and a step's
+ * text, whatever the exposition's size.
  */
 #include "admin.h"
 
@@ -20,6 +21,7 @@
 #include "../model/error.h"
 #include "../query/prom.h"
 #include "../query/prom_self.h"
+#include "../query/prom_tempo.h"
 #include "../storage/metrics.h"
 #include "deflate.h"
 
@@ -138,9 +140,13 @@ struct metrics_stream {
 	bool self_done; /* the self-metrics were rendered */
 	bool ended;     /* everything was produced */
 	bool has_snap;  /* snap and it need freeing */
+	bool tempo_done; /* the service-graph families were rendered */
+	bool has_tsnap; /* tsnap and tit need freeing */
 	struct mx_prom_self self;
 	struct mx_metrics_snap snap;
 	struct mx_prom_iter it;
+	struct mx_sg_snap tsnap;
+	struct mx_prom_tempo_iter tit;
 	struct mx_gz gz;
 	struct mx_buf text; /* a step's text before gzip */
 	struct mx_buf out;  /* bytes not yet handed out: [out_off, len) */
@@ -203,11 +209,22 @@ static void metrics_drop_snap(struct metrics_stream *ms)
 	ms->has_snap = false;
 }
 
+/* Releases the service-graph snapshot and its iterator. */
+static void metrics_drop_tsnap(struct metrics_stream *ms)
+{
+	if (!ms->has_tsnap)
+		return;
+	mx_prom_tempo_iter_free(&ms->tit);
+	mx_sg_snap_free(&ms->tsnap);
+	ms->has_tsnap = false;
+}
+
 static void metrics_free(void *ctx)
 {
 	struct metrics_stream *ms = ctx;
 	if (!ms)
 		return;
+	metrics_drop_tsnap(ms);
 	metrics_drop_snap(ms);
 	mx_gz_free(&ms->gz);
 	mx_buf_free(&ms->text);
@@ -226,6 +243,14 @@ static int metrics_step(struct metrics_stream *ms)
 	if (!ms->self_done) {
 		ms->self_done = true;
 		rc = mx_prom_self_render(&ms->self, ms->fmt, dst);
+	} else if (!ms->tempo_done) {
+		rc = mx_prom_tempo_iter_next(&ms->tit, dst, METRICS_STEP);
+		if (rc == 0) {
+			ms->tempo_done = true;
+			metrics_drop_tsnap(ms);
+		}
+		if (rc >= 0)
+			rc = MX_OK;
 	} else {
 		rc = mx_prom_iter_next(&ms->it, dst, METRICS_STEP);
 		if (rc == 0)
@@ -293,8 +318,12 @@ static void handle_metrics(struct mx_http_req *req, void *ctx)
 		ms->ended = true; /* headers only: nothing to take */
 	} else {
 		self_collect(a, &ms->self);
+		ms->has_tsnap = true;
+		rc = mx_store_sgraph_snapshot(a->store, &ms->tsnap);
+		mx_prom_tempo_iter_init(&ms->tit, &ms->tsnap, fmt);
 		ms->has_snap = true;
-		rc = mx_store_metrics_snapshot(a->store, 0, &ms->snap);
+		if (rc == MX_OK)
+			rc = mx_store_metrics_snapshot(a->store, 0, &ms->snap);
 		if (rc == MX_OK)
 			rc = mx_prom_iter_init(&ms->it, ms->snap.series, ms->snap.n, fmt);
 		else

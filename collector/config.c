@@ -43,6 +43,8 @@ static const struct flag flags[] = {
 	{ "report.listen-address", F_STR, OFF(report_addr), "localhost:9091", "Native libmixd reports (POST /v1/report). Empty disables." },
 	{ "metrics.max-series", F_U32, OFF(store.metrics_max_series), "100000", "Most Istio series shown at once; past it new label sets are counted into overflow series." },
 	{ "metrics.idle-timeout", F_STR, OFF(idle_timeout), "10m", "A series not updated this long stops being shown (its state is kept until retention); 0 never." },
+	{ "servicegraph.wait", F_STR, OFF(sg_wait), "10s", "How long a client or server span waits for its other half before it counts alone (virtual node, user, unpaired)." },
+	{ "servicegraph.max-items", F_U32, OFF(sg_max_items), "1000000", "Most spans waiting for their other half (and pairs remembered against repeats); past it spans are dropped from the service graph and counted." },
 	{ "zipkin.autocomplete-keys", F_STR, OFF(store.autocomplete_keys), "", "Comma-separated tag keys whose values Zipkin's autocomplete offers." },
 	{ "query.timeout", F_U32, OFF(query_timeout_ms), "5000", "Longest a search runs, in ms; past it the answer is flagged truncated." },
 	{ "query.max-trace-spans", F_U32, OFF(query_max_spans), "100000", "Most spans returned for one trace." },

@@ -32,6 +32,8 @@ struct mx_config {
 				  (main.c parses it into store.retention_ns) */
 	const char *idle_timeout; /* --metrics.idle-timeout as given; NULL:
 				     10m (main.c parses it) */
+	const char *sg_wait;      /* --servicegraph.wait as given; NULL: 10s */
+	uint32_t sg_max_items;    /* --servicegraph.max-items */
 	enum mx_log_level log_level;
 	uint32_t query_max_spans;
 	uint32_t query_timeout_ms;

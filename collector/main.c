@@ -18,8 +18,11 @@
 #include <string.h>
 
 #include "../model/error.h"
+#include "../query/dependencies.h"
+#include "../query/graph.h"
 #include "../query/jaeger_api.h"
 #include "../query/zipkin_api.h"
+#include "../storage/sgraph.h"
 #include "../storage/store.h"
 #include "admin.h"
 #include "config.h"
@@ -88,6 +91,19 @@ static int run_backup(int argc, char **argv)
 	return 0;
 }
 
+#define MAX_LISTENER_ROUTES 64
+
+/* Appends n routes to a listener's table of MAX_LISTENER_ROUTES (more are
+ * a programming error: aborts at start). Returns the new count. */
+static size_t route_append(struct mx_route *table, size_t used,
+			   const struct mx_route *add, size_t n)
+{
+	if (used + n > MAX_LISTENER_ROUTES)
+		abort();
+	memcpy(table + used, add, n * sizeof(*add));
+	return used + n;
+}
+
 int main(int argc, char **argv)
 {
 	struct mx_config cfg;
@@ -101,9 +117,13 @@ int main(int argc, char **argv)
 	static struct mx_zipkin_receiver zipkin;
 	static struct mx_report_receiver report;
 	static struct mx_zipkin_query_ctx zipkin_query;
-	static struct mx_route zipkin_routes[2 + MX_ZIPKIN_N_ROUTES];
+	static struct mx_route zipkin_routes[MAX_LISTENER_ROUTES];
+	static struct mx_route query_all[MAX_LISTENER_ROUTES];
+	size_t n_zipkin = 0, n_query_all = 0;
 	static struct mx_query_ctx query;
+	static struct mx_deps_ctx deps;
 	static struct mx_admin admin;
+	uint64_t sg_wait_ns = 0;
 
 	if (argc >= 2 && strcmp(argv[1], "backup") == 0)
 		return run_backup(argc, argv);
@@ -122,6 +142,10 @@ int main(int argc, char **argv)
 				    &cfg.store.metrics_idle_ns) != MX_OK) {
 		fprintf(stderr, "mixd: invalid value '%s' for --metrics.idle-timeout\n",
 			cfg.idle_timeout);
+		return 2;
+	}
+	if (mx_store_parse_duration(cfg.sg_wait ? cfg.sg_wait : "10s", &sg_wait_ns) != MX_OK) {
+		fprintf(stderr, "mixd: invalid value '%s' for --servicegraph.wait\n", cfg.sg_wait);
 		return 2;
 	}
 	if (cfg.help) {
@@ -154,6 +178,7 @@ int main(int argc, char **argv)
 		mx_log(MX_LOG_ERROR, "main", "cannot open the store at %s: %s", cfg.store.path, err);
 		goto out;
 	}
+	mx_store_sgraph_configure(store, sg_wait_ns, cfg.sg_max_items);
 	http = mx_http_new(&cfg.http);
 	if (!http)
 		goto out;
@@ -174,9 +199,21 @@ int main(int argc, char **argv)
 	const struct mx_route *zq_routes;
 	size_t n_zq = mx_zipkin_query_routes(&zipkin_query, &zq_routes);
 	/* one listener: ingest (POST) and query (GET) routes together */
-	memcpy(zipkin_routes, zipkin.routes, sizeof(zipkin.routes));
-	memcpy(zipkin_routes + 2, zq_routes, n_zq * sizeof(*zq_routes));
-	size_t n_zipkin = 2 + n_zq;
+	n_zipkin = route_append(zipkin_routes, n_zipkin, zipkin.routes, 2);
+	n_zipkin = route_append(zipkin_routes, n_zipkin, zq_routes, n_zq);
+	/* the query listener: other modules' routes first, as the Jaeger
+	 * table ends with its /api/ catch-all (the first match wins) */
+	const struct mx_route *dz, *dj; /* dependency links (query/dependencies.h) */
+	deps.store = store;
+	size_t n_dz = mx_deps_zipkin_routes(&deps, &dz), n_dj = mx_deps_jaeger_routes(&deps, &dj);
+	n_zipkin = route_append(zipkin_routes, n_zipkin, dz, n_dz);
+	n_query_all = route_append(query_all, n_query_all, dj, n_dj);
+	static struct mx_graph_ctx graph_ctx; /* the graph API (query/graph.h) */
+	const struct mx_route *gr;
+	graph_ctx.store = store;
+	size_t n_gr = mx_graph_routes(&graph_ctx, &gr);
+	n_query_all = route_append(query_all, n_query_all, gr, n_gr);
+	n_query_all = route_append(query_all, n_query_all, query_routes, n_query);
 	mx_admin_init(&admin, store, http);
 	mx_admin_add_receiver(&admin, "otlp", &otlp.stats);
 	mx_admin_add_receiver(&admin, "zipkin", &zipkin.stats);
@@ -194,7 +231,7 @@ int main(int argc, char **argv)
 	    mx_http_listen(http, "zipkin", cfg.zipkin_addr, zipkin_routes, n_zipkin, err, sizeof(err)) != MX_OK ||
 	    mx_http_listen(http, "jaeger_collector", cfg.jaeger_collector_addr, jaeger.routes, 1, err, sizeof(err)) != MX_OK ||
 	    mx_http_listen(http, "report", cfg.report_addr, report.routes, 1, err, sizeof(err)) != MX_OK ||
-	    mx_http_listen(http, "query", cfg.query_addr, query_routes, n_query, err, sizeof(err)) != MX_OK ||
+	    mx_http_listen(http, "query", cfg.query_addr, query_all, n_query_all, err, sizeof(err)) != MX_OK ||
 	    mx_http_listen(http, "web", cfg.web_addr, admin.routes, MX_ADMIN_N_ROUTES, err, sizeof(err)) != MX_OK ||
 	    mx_udp_listen(udp, "jaeger_compact", cfg.jaeger_compact_addr, MX_THRIFT_COMPACT, err, sizeof(err)) != MX_OK ||
 	    mx_udp_listen(udp, "jaeger_binary", cfg.jaeger_binary_addr, MX_THRIFT_BINARY, err, sizeof(err)) != MX_OK) {

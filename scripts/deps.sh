@@ -10,7 +10,7 @@ set -eu
 
 PKGS="gcc make pkg-config clang libclang-rt-14-dev \
 libmicrohttpd-dev protobuf-c-compiler libprotobuf-c-dev liblmdb-dev lmdb-utils \
-libjansson-dev libcmocka-dev zlib1g-dev libcurl4-openssl-dev curl ca-certificates prometheus"
+libjansson-dev libcmocka-dev zlib1g-dev libcurl4-openssl-dev libssl-dev curl ca-certificates prometheus"
 
 missing=""
 for p in $PKGS; do

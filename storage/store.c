@@ -20,6 +20,7 @@
 
 #include "../model/error.h"
 #include "metrics_int.h"
+#include "sgraph_int.h"
 #include "span_record.h"
 #include "store_int.h"
 
@@ -146,7 +147,8 @@ static int open_schema(struct mx_store *st, char *err, size_t errlen)
 			       &st->dbi_list[MX_LIST_REMOTE])) ||
 	    (rc = mdb_dbi_open(txn, MX_DB_TAG_VALUES, MDB_CREATE,
 			       &st->dbi_list[MX_LIST_TAG_VALUES])) ||
-	    (rc = mdb_dbi_open(txn, MX_DB_IDX_LOG, MDB_CREATE, &st->dbi_log)))
+	    (rc = mdb_dbi_open(txn, MX_DB_IDX_LOG, MDB_CREATE, &st->dbi_log)) ||
+	    (rc = mdb_dbi_open(txn, MX_DB_EDGES, MDB_CREATE, &st->dbi_edges)))
 		goto lmdb_fail;
 	st->dbi_list[MX_LIST_SERVICES] = st->dbi_svc;
 	/* the next string id follows the last one stored */
@@ -324,7 +326,9 @@ int mx_store_open(const struct mx_store_config *cfg, struct mx_store **out,
 	st->intern_pool = malloc(MX_STORE_INTERN_POOL);
 	st->metrics = mx_metrics_new(cfg->metrics_max_series ? cfg->metrics_max_series : 100000,
 				     cfg->metrics_idle_ns, cfg->retention_ns);
-	if (!st->path || !st->metrics || !st->res_cache || !st->svc_set || !st->intern_tab ||
+	st->sgraph = mx_sgraph_new();
+	if (!st->path || !st->metrics || !st->sgraph || !st->res_cache ||
+	    !st->svc_set || !st->intern_tab ||
 	    !st->intern_pool || !st->gate_init || parse_ac_keys(st) != MX_OK) {
 		rc = MX_ENOMEM;
 		goto fail;
@@ -394,6 +398,12 @@ static int submit(struct mx_store *st, struct mx_batch *batch,
 		it->bytes += (uint64_t)it->mitem->n_upd * sizeof(struct mx_request_agg) +
 			     it->mitem->keys_len;
 	}
+	/* the service graph's facts, while the batch is at hand (sgraph.h);
+	 * without them the batch is still stored */
+	if (mx_sg_facts_build(batch, &it->sg) != MX_OK)
+		atomic_fetch_add(&st->sgraph->st_facts_failed, 1);
+	else if (it->sg)
+		it->bytes += it->sg->bytes;
 
 	pthread_mutex_lock(&st->mu);
 	if (st->stopping) {
@@ -486,6 +496,7 @@ void mx_store_close(struct mx_store *st)
 	free(st->ac_buf);
 	free(st->res_cache);
 	mx_metrics_free(st->metrics);
+	mx_sgraph_free(st->sgraph);
 	free(st->path);
 	free(st);
 }

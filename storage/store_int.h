@@ -20,7 +20,8 @@
 #include "store.h"
 
 #define MX_STORE_SCHEMA_VERSION 4u /* 3: tag filters in idx_svc_time records;
-                                      4: the metrics databases (metrics_int.h) */
+                                      4: the metrics databases (metrics_int.h)
+                                      and `edges` (sgraph_int.h) */
 
 /* database names */
 #define MX_DB_META "meta"
@@ -141,11 +142,17 @@ struct mx_store_key_ref {
 
 struct mx_metrics;
 struct mx_mitem;
+struct mx_sg_facts;
+struct mx_sgraph;
 
 /* A submitted batch, encoded; owned by the queue, then by the writer. */
 struct mx_store_item {
 	struct mx_store_item *next;
 	struct mx_mitem *mitem; /* a native report to apply, or NULL */
+	/* service graph (sgraph_int.h): the spans' facts, fed to the pairing
+	 * table after the commit unless sg_skip (a report applied before) */
+	struct mx_sg_facts *sg;
+	bool sg_skip;
 	mx_commit_cb cb;
 	void *ctx;
 	uint8_t *data; /* resource records, span records, names, list keys */
@@ -214,6 +221,8 @@ struct mx_store {
 	MDB_dbi dbi_log;  /* idx_log (store_sweep.c) */
 	uint32_t max_key; /* LMDB's key size limit */
 	struct mx_metrics *metrics; /* the metrics side (metrics_int.h) */
+	struct mx_sgraph *sgraph;   /* the service graph (sgraph_int.h) */
+	MDB_dbi dbi_edges;          /* its dependency counts */
 	char *ac_buf;             /* copy of cfg.autocomplete_keys */
 	struct mx_str *ac_keys;   /* parsed from it */
 	uint32_t n_ac_keys;

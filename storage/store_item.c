@@ -26,6 +26,7 @@
 #include "span_record.h"
 #include "store_bloom.h"
 #include "metrics_int.h"
+#include "sgraph_int.h"
 #include "store_int.h"
 #include "store_item_int.h"
 
@@ -570,5 +571,6 @@ void mx_store_item_free(struct mx_store_item *it)
 	free(it->name_ids);
 	free(it->keys);
 	mx_mitem_free(it->mitem);
+	mx_sg_facts_free(it->sg);
 	free(it);
 }

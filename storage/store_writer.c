@@ -23,6 +23,12 @@
  * queued the writer still runs maintenance passes: once a second while
  * retention is on, back to back while a pass stopped at its limit, and
  * when mx_store_sweep() asks.
+ *
+ * Service graph hooks (sgraph_int.h): every transaction also writes the
+ * pending dependency counts (mx_sg_flush); after a group's commit its
+ * items' span facts go to the pairing table (mx_sg_after_commit), skipping
+ * reports applied before (put_item sets sg_skip); the idle tick expires
+ * lone halves (mx_sg_idle); the last counts are written on stop.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +36,7 @@
 
 #include "../model/error.h"
 #include "metrics_int.h"
+#include "sgraph_int.h"
 #include "span_record.h"
 #include "store_int.h"
 
@@ -277,6 +284,7 @@ static int put_item(struct mx_store *st, MDB_txn *txn,
 	if (it->mitem) {
 		bool dup;
 		rc = mx_metrics_apply(st, txn, it->mitem, now, &dup);
+		it->sg_skip = dup; /* nor are its spans fed to the service graph */
 		if (rc != MX_OK || dup)
 			return rc; /* a report applied before: its spans too */
 	}
@@ -487,6 +495,10 @@ static int replay(struct mx_store *st, struct mx_store_item **group,
 		status = put_item(st, txn, group[i], now);
 	if (status == MX_OK)
 		status = mx_metrics_flush(st, txn, now);
+	if (status == MX_OK) {
+		bool sgc; /* the service graph's pending counts (sgraph_int.h) */
+		status = mx_sg_flush(st, txn, now, &sgc);
+	}
 	if (status == MX_OK)
 		status = mx_store_maintain(st, txn, spans, seq0, sr);
 	if (status == MX_OK) {
@@ -541,6 +553,10 @@ static void run_group(struct mx_store *st, struct mx_store_item **group,
 		bool changed;
 		status = mx_metrics_db_maintain(st, txn, now, &changed);
 	}
+	if (status == MX_OK) {
+		bool sgc; /* the service graph's pending counts (sgraph_int.h) */
+		status = mx_sg_flush(st, txn, now, &sgc);
+	}
 	if (status == MX_OK)
 		status = mx_store_maintain(st, txn, spans, seq0, &sr);
 	if (txn) {
@@ -562,6 +578,8 @@ static void run_group(struct mx_store *st, struct mx_store_item **group,
 	if (status == MX_OK) {
 		uint64_t us = (clock_ns(CLOCK_MONOTONIC) - t0) / 1000;
 		mx_metrics_txn_end(st->metrics, true, now);
+		/* the group is durable: its spans go to the service graph */
+		mx_sg_after_commit(st, group, n, now);
 		atomic_fetch_add(&st->st_spans, spans);
 		atomic_fetch_add(&st->st_batches, n);
 		atomic_fetch_add(&st->st_commits, 1);
@@ -611,13 +629,17 @@ static void maintain_idle(struct mx_store *st)
 		st->sw_more = false;
 		return;
 	}
-	bool changed = false;
-	int rc = mx_metrics_db_maintain(st, txn, mx_store_now(st), &changed);
+	bool changed = false, sgc = false;
+	uint64_t now = mx_store_now(st);
+	int rc = mx_metrics_db_maintain(st, txn, now, &changed);
+	if (rc == MX_OK) /* service graph: expiry, pending counts (sgraph_int.h) */
+		rc = mx_sg_idle(st, txn, now, &sgc);
 	if (rc == MX_OK)
 		rc = mx_store_maintain(st, txn, st->last_group_spans, UINT64_MAX, &sr);
-	if (rc == MX_OK && (sr.expired || sr.evicted || changed)) {
+	if (rc == MX_OK && (sr.expired || sr.evicted || changed || sgc)) {
 		rc = mdb_txn_commit(txn);
 		if (rc == MDB_SUCCESS) {
+			mx_sg_txn_end(st->sgraph, true);
 			after_commit(st, &sr);
 			return;
 		}
@@ -667,10 +689,12 @@ void *mx_store_writer_main(void *arg)
 		bool stop = st->stopping;
 		uint64_t req = st->sweep_req;
 		pthread_mutex_unlock(&st->mu);
-		if (work)
+		if (work) {
 			run_group(st, group, max);
-		else if (stop)
+		} else if (stop) {
+			mx_sg_shutdown(st); /* dependency counts still pending */
 			break;
+		}
 		else
 			maintain_idle(st);
 		if (!st->sw_more) {
