@@ -58,6 +58,14 @@ ASAN_BIN := $(patsubst tests/unit/%.c,$(BUILD)/asan-tests/%,$(UNIT_SRC))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
+# the web UI, embedded into mixd (see "the web UI" below)
+WEB_DIR := dashboards/web
+WEB_SRC := $(WEB_DIR)/index.html $(WEB_DIR)/build.js \
+           $(sort $(wildcard $(WEB_DIR)/src/*.js $(WEB_DIR)/css/*.css))
+WEB_NPM := $(WEB_DIR)/node_modules/.package-lock.json
+WEB_C   := $(BUILD)/gen/web_assets.c
+WEB_OBJ := $(BUILD)/obj/gen/web_assets.o
+
 RUN_FLAGS ?=
 
 .PHONY: all run test bench deps clean unit unit-asan fuzz-replay integration fuzz-build build-all
@@ -106,8 +114,25 @@ $(BUILD)/libmixdcore.a: $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/mixd: $(BUILD)/obj/$(MAIN_SRC:.c=.o) $(BUILD)/libmixdcore.a
+$(BUILD)/mixd: $(BUILD)/obj/$(MAIN_SRC:.c=.o) $(WEB_OBJ) $(BUILD)/libmixdcore.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# --- the web UI (dashboards/web): npm ci of its pinned packages (under a
+# lock, as several build dirs may share the checkout), esbuild bundles
+# (dashboards/web/build.js), the files embedded as C
+# (scripts/embed_web.js) and linked into mixd only ---
+$(WEB_NPM): $(WEB_DIR)/package.json $(WEB_DIR)/package-lock.json
+	cd $(WEB_DIR) && flock package-lock.json sh -c '[ node_modules/.package-lock.json -nt package-lock.json ] && \
+		[ node_modules/.package-lock.json -nt package.json ] || npm ci --no-audit --no-fund'
+	@touch $@
+
+$(BUILD)/web/dist/index.html: $(WEB_SRC) $(WEB_NPM)
+	node $(WEB_DIR)/build.js $(BUILD)/web/dist
+
+$(WEB_C): $(BUILD)/web/dist/index.html scripts/embed_web.js
+	node scripts/embed_web.js $(BUILD)/web/dist $@
+
+$(WEB_OBJ): collector/web_ui.h
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmixdcore.a $(LIBMIXD_A) | $(GEN_H)
 	@mkdir -p $(dir $@)

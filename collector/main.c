@@ -21,6 +21,7 @@
 #include "../query/dependencies.h"
 #include "../query/graph.h"
 #include "../query/jaeger_api.h"
+#include "../query/ui_api.h"
 #include "../query/zipkin_api.h"
 #include "../storage/sgraph.h"
 #include "../storage/store.h"
@@ -32,6 +33,7 @@
 #include "otlp_receiver.h"
 #include "report_receiver.h"
 #include "udp.h"
+#include "web_ui.h"
 #include "zipkin_receiver.h"
 
 #ifndef MIXD_VERSION
@@ -213,6 +215,13 @@ int main(int argc, char **argv)
 	graph_ctx.store = store;
 	size_t n_gr = mx_graph_routes(&graph_ctx, &gr);
 	n_query_all = route_append(query_all, n_query_all, gr, n_gr);
+	static struct mx_ui_api_ctx ui_api = { 0 }; /* the web UI: /api/namespaces, /, /assets/ */
+	static struct mx_web_ui web_ui;
+	const struct mx_route *ua, *wu;
+	ui_api.store = store;
+	size_t n_ua = mx_ui_api_routes(&ui_api, &ua), n_wu = mx_web_ui_routes(&web_ui, mx_web_files, mx_web_n_files, &wu);
+	n_query_all = route_append(query_all, n_query_all, ua, n_ua);
+	n_query_all = route_append(query_all, n_query_all, wu, n_wu);
 	n_query_all = route_append(query_all, n_query_all, query_routes, n_query);
 	mx_admin_init(&admin, store, http);
 	mx_admin_add_receiver(&admin, "otlp", &otlp.stats);

@@ -5,12 +5,14 @@
 # root, runs `apt-get update` once and installs it; otherwise prints the exact
 # command to run and fails. Used by `make deps` (and so by `make run` and
 # `make test`). Node.js and npm are checked by command, since the machine may
-# carry them from another source than Debian's packages.
+# carry them from another source than Debian's packages. chromium is the
+# headless browser of the web UI tests (tests/integration/ui.test.js).
 set -eu
 
 PKGS="gcc make pkg-config clang libclang-rt-14-dev \
 libmicrohttpd-dev protobuf-c-compiler libprotobuf-c-dev liblmdb-dev lmdb-utils \
-libjansson-dev libcmocka-dev zlib1g-dev libcurl4-openssl-dev libssl-dev curl ca-certificates prometheus"
+libjansson-dev libcmocka-dev zlib1g-dev libcurl4-openssl-dev libssl-dev curl ca-certificates prometheus \
+chromium"
 
 missing=""
 for p in $PKGS; do
