@@ -6,12 +6,15 @@
  *
  * esbuild bundles src/main.js (with cytoscape and cytoscape-dagre from this
  * folder's node_modules, installed by `npm ci` from package-lock.json) into
- * one minified IIFE script, and css/app.css into one stylesheet; each gets a
- * content-hashed name (app.<hash>.js, app.<hash>.css) so that mixd can serve
- * it as immutable. index.html is copied with its {{app.js}} and {{app.css}}
- * placeholders replaced by those names. OUT_DIR is emptied first and then
- * holds exactly: index.html, assets/app.<hash>.js, assets/app.<hash>.css
- * (scripts/embed_web.js turns that folder into C).
+ * one minified IIFE script, src/boot.js (the small first script that asks
+ * for the first view's data while the big one loads) into another, and
+ * css/app.css into one stylesheet; each gets a content-hashed name
+ * (app.<hash>.js, boot.<hash>.js, app.<hash>.css) so that mixd can serve it
+ * as immutable. index.html is copied with its {{app.js}}, {{boot.js}} and
+ * {{app.css}} placeholders replaced by those names. OUT_DIR is emptied
+ * first and then holds exactly: index.html, assets/app.<hash>.js,
+ * assets/boot.<hash>.js, assets/app.<hash>.css (scripts/embed_web.js turns
+ * that folder into C).
  *
  * Nothing is fetched at run time: the page uses the system's fonts and no
  * CDN, and every script is external (the Content-Security-Policy mixd sends
@@ -52,15 +55,17 @@ async function main() {
 		logLevel: 'warning',
 		absWorkingDir: HERE,
 	};
-	const js = await esbuild.build({
+	const script = (entry, outfile) => esbuild.build({
 		...common,
-		entryPoints: [path.join(HERE, 'src', 'main.js')],
+		entryPoints: [path.join(HERE, 'src', entry)],
 		format: 'iife',
 		target: ['es2020'],
 		platform: 'browser',
-		outfile: 'app.js',
+		outfile,
 		define: { 'process.env.NODE_ENV': '"production"' },
 	});
+	const js = await script('main.js', 'app.js');
+	const boot = await script('boot.js', 'boot.js');
 	const css = await esbuild.build({
 		...common,
 		entryPoints: [path.join(HERE, 'css', 'app.css')],
@@ -68,11 +73,13 @@ async function main() {
 	});
 	const jsBuf = Buffer.from(js.outputFiles[0].contents);
 	const cssBuf = Buffer.from(css.outputFiles[0].contents);
+	const bootBuf = Buffer.from(boot.outputFiles[0].contents);
 	const jsName = `app.${hashOf(jsBuf)}.js`;
+	const bootName = `boot.${hashOf(bootBuf)}.js`;
 	const cssName = `app.${hashOf(cssBuf)}.css`;
 
 	let html = fs.readFileSync(path.join(HERE, 'index.html'), 'utf8');
-	for (const [token, name] of [['{{app.js}}', jsName], ['{{app.css}}', cssName]]) {
+	for (const [token, name] of [['{{app.js}}', jsName], ['{{boot.js}}', bootName], ['{{app.css}}', cssName]]) {
 		if (!html.includes(token))
 			fail(`index.html lacks ${token}`);
 		html = html.split(token).join(name);
@@ -84,9 +91,10 @@ async function main() {
 	fs.mkdirSync(path.join(out, 'assets'), { recursive: true });
 	fs.writeFileSync(path.join(out, 'index.html'), html);
 	fs.writeFileSync(path.join(out, 'assets', jsName), jsBuf);
+	fs.writeFileSync(path.join(out, 'assets', bootName), bootBuf);
 	fs.writeFileSync(path.join(out, 'assets', cssName), cssBuf);
 	process.stdout.write(`web: ${path.join(out, 'assets', jsName)} (${jsBuf.length} bytes), ` +
-		`${cssName} (${cssBuf.length} bytes)\n`);
+		`${bootName} (${bootBuf.length} bytes), ${cssName} (${cssBuf.length} bytes)\n`);
 }
 
 main().catch((e) => fail(e && e.stack ? e.stack : String(e)));

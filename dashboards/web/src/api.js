@@ -5,9 +5,17 @@
  * origin only; every request has a timeout and may be aborted by the view
  * that made it (an AbortSignal). Errors carry the server's message
  * (Kiali's {"error"} or Jaeger's {"errors":[{"msg"}]}).
+ *
+ * prefetch() is for boot.js, the small script that runs before the app's
+ * bundle has been compiled: it asks for the first view's answers at once
+ * and parses them while the browser is still busy with the bundle;
+ * getJson() then takes such an answer (once, for the same URL, within
+ * PREFETCH_TTL_MS of the page's start) instead of asking again.
  */
 
 const TIMEOUT_MS = 30000;
+const PREFETCH_TTL_MS = 10000;
+const PREFETCHED = 'mixdPrefetched'; /* window's Map: URL -> Promise */
 
 export class ApiError extends Error {
 	constructor(message, status) {
@@ -35,6 +43,53 @@ function messageOf(body, status) {
 	return `HTTP ${status}`;
 }
 
+/* GET url: {status, ok, json (false: not JSON), body} */
+async function fetchJson(url, signal) {
+	const res = await fetch(url, {
+		signal,
+		headers: { Accept: 'application/json' },
+		credentials: 'same-origin',
+	});
+	const text = await res.text();
+	const out = { status: res.status, ok: res.ok, json: true, body: null };
+	try {
+		out.body = text ? JSON.parse(text) : null;
+	} catch (e) {
+		out.json = false;
+	}
+	return out;
+}
+
+/* Starts GET path?params now, for a later getJson() of the same URL. */
+export function prefetch(path, params) {
+	const url = path + query(params);
+	const got = fetchJson(url);
+	got.catch(() => {}); /* reported to whoever takes it */
+	if (!window[PREFETCHED])
+		window[PREFETCHED] = new Map();
+	window[PREFETCHED].set(url, got);
+}
+
+function takePrefetched(url) {
+	const map = window[PREFETCHED];
+	const got = map && map.get(url);
+	if (!got)
+		return null;
+	map.delete(url);
+	return performance.now() < PREFETCH_TTL_MS ? got : null;
+}
+
+/* p, or a rejection as soon as signal aborts */
+function abortable(p, signal) {
+	return new Promise((resolve, reject) => {
+		const stop = () => reject(new DOMException('aborted', 'AbortError'));
+		if (signal.aborted)
+			stop();
+		signal.addEventListener('abort', stop, { once: true });
+		p.then(resolve, reject);
+	});
+}
+
 /* GET path?params and parse the JSON answer. */
 export async function getJson(path, params, signal) {
 	const ctl = new AbortController();
@@ -43,21 +98,14 @@ export async function getJson(path, params, signal) {
 	if (signal)
 		signal.addEventListener('abort', onAbort, { once: true });
 	try {
-		const res = await fetch(path + query(params), {
-			signal: ctl.signal,
-			headers: { Accept: 'application/json' },
-			credentials: 'same-origin',
-		});
-		const text = await res.text();
-		let body = null;
-		try {
-			body = text ? JSON.parse(text) : null;
-		} catch (e) {
+		const url = path + query(params);
+		const early = takePrefetched(url);
+		const res = await (early ? abortable(early, ctl.signal) : fetchJson(url, ctl.signal));
+		if (!res.json)
 			throw new ApiError(`${path}: not JSON (HTTP ${res.status})`, res.status);
-		}
 		if (!res.ok)
-			throw new ApiError(messageOf(body, res.status), res.status);
-		return body;
+			throw new ApiError(messageOf(res.body, res.status), res.status);
+		return res.body;
 	} finally {
 		clearTimeout(timer);
 		if (signal)
@@ -65,21 +113,33 @@ export async function getJson(path, params, signal) {
 	}
 }
 
-export function namespaces(durationS, signal) {
-	return getJson('/api/namespaces', { duration: `${durationS}s` }, signal);
+export const NAMESPACES_PATH = '/api/namespaces';
+export const GRAPH_PATH = '/api/namespaces/graph';
+
+export function namespacesParams(durationS) {
+	return { duration: `${durationS}s` };
 }
 
-/* The Kiali graph. o: namespaces (array), graphType, durationS,
- * injectServiceNodes, appenders, responseTime. */
-export function graph(o, signal) {
-	return getJson('/api/namespaces/graph', {
+export function namespaces(durationS, signal) {
+	return getJson(NAMESPACES_PATH, namespacesParams(durationS), signal);
+}
+
+/* The Kiali graph's parameters. o: namespaces (array), graphType,
+ * durationS, injectServiceNodes, appenders, responseTime. */
+export function graphParams(o) {
+	return {
 		namespaces: o.namespaces.join(','),
 		graphType: o.graphType,
 		duration: `${o.durationS}s`,
 		injectServiceNodes: o.injectServiceNodes ? 'true' : undefined,
 		appenders: o.appenders,
 		responseTime: o.responseTime,
-	}, signal);
+	};
+}
+
+/* The Kiali graph (o as for graphParams). */
+export function graph(o, signal) {
+	return getJson(GRAPH_PATH, graphParams(o), signal);
 }
 
 export async function services(signal) {

@@ -1,6 +1,8 @@
 /*
  * graph.js - the topology view: the Kiali graph of the selected namespaces
- * drawn with cytoscape and a dagre layout (left to right), with namespace,
+ * drawn with cytoscape and laid out left to right (dagre; a big graph
+ * without boxes: graph_layout.js's layered layout, which takes a few ms
+ * where dagre takes half a second), with namespace,
  * graph type, time window and auto-refresh controls kept in the URL
  * (#/graph?namespaces=a,b&graphType=..&duration=<s>&refresh=<ms, 0 or
  * from 1000>&svc=1; no namespaces: all that had traffic in the last hour),
@@ -11,6 +13,13 @@
  * graph out again. When the first layout is done, document.body gets
  * data-graph-ready="<elements>" and window.mixdTiming.graphReady (ms since
  * navigation start), which the browser tests and the bench read.
+ *
+ * Page-load work kept small for big graphs (the goal: 200 nodes and 1000
+ * edges drawn within 1 s of navigation, cold cache): boot.js has already
+ * asked for the first graph; the layout is computed before cytoscape is
+ * made, which gets the positions (preset); edges are drawn without arrows
+ * or labels until zoomed in (graphStyle); the edge table is built when
+ * opened.
  */
 import cytoscape from 'cytoscape';
 import dagre from 'cytoscape-dagre';
@@ -18,6 +27,8 @@ import dagre from 'cytoscape-dagre';
 import * as api from './api.js';
 import { clear, h, replace, select } from './dom.js';
 import { makeHash } from './format.js';
+import { layeredLayout } from './graph_layout.js';
+import { DURATIONS, GRAPH_TYPES, namespaceWindowS, REFRESH, stateFrom } from './graph_state.js';
 import { graphStyle, HEALTH_COLOR, toElements } from './graph_model.js';
 import { edgeTable, panelContent } from './graph_panel.js';
 
@@ -33,35 +44,13 @@ function cytoscapeStylePlaceholder() {
 		document.head.appendChild(h('meta', { id, name: 'cytoscape-style', content: 'in app.css' }));
 }
 
-const GRAPH_TYPES = [['app', 'App graph'], ['versionedApp', 'Versioned app graph'],
-	['workload', 'Workload graph'], ['service', 'Service graph']];
-const DURATIONS = [[60, 'Last 1m'], [300, 'Last 5m'], [600, 'Last 10m'], [1800, 'Last 30m'],
-	[3600, 'Last 1h'], [10800, 'Last 3h'], [21600, 'Last 6h'], [86400, 'Last 1d']];
-const REFRESH = [[0, 'Paused'], [10000, 'Every 10s'], [15000, 'Every 15s'], [30000, 'Every 30s'],
-	[60000, 'Every 1m']];
 /* past this many elements: labels hidden when zoomed out, edges hidden
  * while panning */
 const BIG = 400;
 const SIMPLEX_MAX_EDGES = 300;
-/* the zoom from which a big graph's edges are labelled */
+/* the zooms from which a big graph's edges are labelled, and have arrows */
 const LABEL_ZOOM = 0.75;
-
-function stateFrom(params) {
-	const num = (k, d, allowed) => {
-		const v = Number(params.get(k));
-		return params.has(k) && Number.isFinite(v) && (!allowed || allowed.some(([a]) => a === v)) ? v : d;
-	};
-	const gt = params.get('graphType');
-	const refresh = num('refresh', 15000);
-	return {
-		namespaces: (params.get('namespaces') || '').split(',').filter(Boolean),
-		graphType: GRAPH_TYPES.some(([v]) => v === gt) ? gt : 'versionedApp',
-		durationS: num('duration', 600, DURATIONS),
-		/* any period from 1 s in the URL; the menu offers the usual ones */
-		refreshMs: refresh >= 1000 ? Math.round(refresh) : 0,
-		injectServiceNodes: params.get('svc') === '1',
-	};
-}
+const ARROW_ZOOM = 0.3;
 
 function hashOf(st) {
 	return makeHash('graph', '', {
@@ -104,8 +93,18 @@ export function graphView(root, params, ctx) {
 	const canvas = h('div', { class: 'graph-canvas', id: 'cy', role: 'img', 'aria-label': 'service graph' });
 	const empty = h('div', { class: 'graph-empty', id: 'graph-empty', hidden: true });
 	const panel = h('aside', { class: 'side-panel', id: 'side-panel', hidden: true });
-	const tableBox = h('details', { class: 'edge-list', id: 'edge-list' },
-		h('summary', null, 'Edges'), h('div', null));
+	/* the edge table (a thousand rows for a big graph) is built when it is
+	 * opened: on the summary's click, before the details toggle */
+	let tableStale = false;
+	const fillTable = () => {
+		if (!tableStale)
+			return;
+		tableStale = false;
+		replace(tableBox, tableBox.firstChild, edgeTable(current, pick));
+	};
+	const tableBox = h('details', { class: 'edge-list', id: 'edge-list',
+		on: { toggle: () => { if (tableBox.open) fillTable(); } } },
+	h('summary', { on: { click: fillTable } }, 'Edges'), h('div', null));
 	const legend = h('span', { class: 'legend' },
 		Object.entries(HEALTH_COLOR).map(([k, c]) => h('span', { class: `swatch ${k}`, title: c }, k)));
 
@@ -170,7 +169,7 @@ export function graphView(root, params, ctx) {
 				early.catch(() => {}); /* awaited below */
 			/* the namespace list is read on every load (it is small), so
 			 * that new namespaces show up with the auto-refresh */
-			const list = await api.namespaces(Math.max(st.durationS, 3600), ctl.signal);
+			const list = await api.namespaces(namespaceWindowS(st), ctl.signal);
 			const names = (list || []).map((n) => n.name).filter(Boolean);
 			for (const ns of st.namespaces)
 				if (!names.includes(ns))
@@ -226,6 +225,9 @@ export function graphView(root, params, ctx) {
 		const els = toElements(g, st.namespaces, !big || (cy !== null && cy.zoom() >= LABEL_ZOOM));
 		const nodes = els.filter((e) => e.group === 'nodes');
 		const edges = els.filter((e) => e.group === 'edges');
+		/* a big graph without boxes is laid out here, in a few ms, and
+		 * handed to cytoscape with its positions (graph_layout.js) */
+		const quick = big && !nodes.some((e) => e.data.parent);
 		current = {
 			nodesById: new Map(nodes.map((n) => [n.data.id, n.data.kiali])),
 			edges: edges.map((e) => e.data.kiali),
@@ -237,7 +239,12 @@ export function graphView(root, params, ctx) {
 			`window ${st.durationS}s, ${st.namespaces.join(', ')}`;
 		info.dataset.nodes = String(nodes.length);
 		info.dataset.edges = String(edges.length);
-		replace(tableBox, h('summary', null, `Edges (${edges.length})`), edgeTable(current, pick));
+		tableBox.firstChild.textContent = `Edges (${edges.length})`;
+		tableStale = true;
+		if (tableBox.open)
+			fillTable();
+		else
+			replace(tableBox, tableBox.firstChild);
 		if (!els.length) {
 			showEmpty(`No traffic in ${st.namespaces.join(', ')} in the last ${st.durationS} s.`);
 			if (cy)
@@ -249,6 +256,8 @@ export function graphView(root, params, ctx) {
 		empty.hidden = true;
 		canvas.hidden = false;
 		if (!cy) {
+			if (quick)
+				placeQuick(nodes, edges);
 			performance.mark('mixd-graph-elements');
 			cytoscapeStylePlaceholder();
 			cyBig = big;
@@ -272,7 +281,10 @@ export function graphView(root, params, ctx) {
 				zoomTimer = setTimeout(zoomed, 120);
 			});
 			performance.mark('mixd-graph-cy');
-			layout(els.length);
+			if (quick)
+				laidOut(els.length);
+			else
+				layout(els.length);
 		} else {
 			const ids = new Set(els.map((e) => e.data.id));
 			const same = cy.elements().length === ids.size && cy.elements().every((e) => ids.has(e.id()));
@@ -287,10 +299,16 @@ export function graphView(root, params, ctx) {
 						c.classes(e.classes);
 					}
 				});
+				zoomed(); /* the zoom's classes, which e.classes lack */
 			} else {
+				if (quick)
+					placeQuick(nodes, edges);
 				cy.elements().remove();
 				cy.add(els);
-				layout(els.length);
+				if (quick)
+					laidOut(els.length);
+				else
+					layout(els.length);
 			}
 		}
 		if (selection) {
@@ -308,26 +326,42 @@ export function graphView(root, params, ctx) {
 			ranker: cy.edges().length > SIMPLEX_MAX_EDGES ? 'tight-tree' : 'network-simplex',
 			fit: false, animate: false,
 		});
-		/* ready once the laid-out graph has been drawn: after the next
-		 * frame (cytoscape draws in requestAnimationFrame) */
-		l.one('layoutstop', () => {
-			fitNodes();
-			zoomed();
-			performance.mark('mixd-graph-layout');
-			requestAnimationFrame(() => setTimeout(() => markReady(n), 0));
-		});
+		l.one('layoutstop', () => laidOut(n));
 		l.run();
 	}
 
+	/* Sets the `position` of node elements (not yet in cy) by the layered
+	 * layout; sizes as graphStyle draws them. */
+	function placeQuick(nodes, edges) {
+		const pos = layeredLayout(
+			nodes.map((e) => ({ id: e.data.id, w: e.data.kiali.nodeType === 'service' ? 30 : 28, h: 28 })),
+			edges.map((e) => e.data));
+		for (const e of nodes)
+			e.position = pos.get(e.data.id);
+	}
+
+	/* After a layout: frames the graph; ready once the laid-out graph has
+	 * been drawn: after the next frame (cytoscape draws in
+	 * requestAnimationFrame) */
+	function laidOut(n) {
+		fitNodes();
+		zoomed();
+		performance.mark('mixd-graph-layout');
+		requestAnimationFrame(() => setTimeout(() => markReady(n), 0));
+	}
+
 	/* Labels the edges of a big graph once zoomed in far enough to read
-	 * them, and unlabels them when zoomed out again. */
+	 * them, and unlabels them when zoomed out again; the same for their
+	 * arrowheads (graphStyle). */
 	function zoomed() {
 		if (!cy || cy.elements().length <= BIG)
 			return;
-		const want = cy.zoom() >= LABEL_ZOOM;
 		const edges = cy.edges();
-		if (edges.length && edges[0].hasClass('lbl') !== want)
-			cy.batch(() => edges.toggleClass('lbl', want));
+		for (const [cls, from] of [['lbl', LABEL_ZOOM], ['arw', ARROW_ZOOM]]) {
+			const want = cy.zoom() >= from;
+			if (edges.length && edges[0].hasClass(cls) !== want)
+				cy.batch(() => edges.toggleClass(cls, want));
+		}
 	}
 
 	/* Fits the view to the nodes' boxes. cytoscape's own fit measures

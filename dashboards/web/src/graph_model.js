@@ -195,9 +195,11 @@ export function toElements(g, selectedNamespaces, edgeLabels = true) {
  * workload: ellipse, service: triangle, unknown: diamond), fill by
  * version, border by the health of its incoming traffic; edges coloured
  * by health, labelled when they have class `lbl` (or are selected). A big
- * graph draws straight edges (no bundling of parallel ones) and its small
- * labels only from a zoom where they can be read: measuring 1000 labels and
- * curves costs more than the whole rest of a page load. */
+ * graph draws its edges as plain lines without arrowheads (haystack, the
+ * cheapest) until zoomed in enough to see arrows (class `arw`, or `lbl`, or
+ * selected: straight, with arrowheads; no bundling of parallel ones), and
+ * its small labels only from a zoom where they can be read: measuring 1000
+ * labels and curves costs more than the whole rest of a page load. */
 export function graphStyle(big) {
 	const font = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 	return [
@@ -223,7 +225,7 @@ export function graphStyle(big) {
 			'text-valign': 'top', 'text-halign': 'center', 'text-margin-y': -2, 'padding': 12,
 		} },
 		{ selector: 'edge', style: {
-			'curve-style': big ? 'straight' : 'bezier', 'target-arrow-shape': 'triangle',
+			'curve-style': big ? 'haystack' : 'bezier', 'target-arrow-shape': 'triangle',
 			'arrow-scale': 0.9, 'width': 1.8, 'line-color': HEALTH_COLOR.idle,
 			'target-arrow-color': HEALTH_COLOR.idle,
 			'text-wrap': 'wrap', 'font-family': font, 'font-size': 9,
@@ -232,6 +234,7 @@ export function graphStyle(big) {
 			'text-rotation': 'none', 'min-zoomed-font-size': big ? 7 : 0,
 		} },
 		{ selector: 'edge.lbl, edge:selected', style: { 'label': 'data(label)' } },
+		...(big ? [{ selector: 'edge.arw, edge.lbl, edge:selected', style: { 'curve-style': 'straight' } }] : []),
 		{ selector: 'edge.tcp', style: { 'line-style': 'dashed' } },
 		/* colours by class, not data mappers: elements with the same
 		 * classes share one computed style */

@@ -14,7 +14,9 @@
  *
  * Also a command for the benchmarks (prints `result name=ui_graph_load
  * ...` lines; MIXD_BIN and MIXD_REPORT_BIN as for the tests):
- *   node tests/integration/lib/ui_load.js [--runs N]
+ *   node tests/integration/lib/ui_load.js [--runs N] [--browsers B] [--marks]
+ * (--browsers: B fresh browsers in turn, each with N loads, the first cold,
+ * and the medians; --marks: the UI's performance marks per load).
  */
 'use strict';
 
@@ -97,6 +99,12 @@ async function measureLoad(page, baseUrl, { namespace = 'load', timeoutMs = 3000
 			domContentLoadedMs: Math.round(nav.domContentLoadedEventEnd),
 			nodes: cy ? cy.nodes().length : 0,
 			edges: cy ? cy.edges().length : 0,
+			/* the UI's performance marks (ms since navigation start) and
+			 * when the app script was fetched, for a breakdown */
+			marks: Object.fromEntries(performance.getEntriesByType('mark')
+				.map((m) => [m.name.replace(/^mixd-/, ''), Math.round(m.startTime)])),
+			scriptEnd: Math.round(Math.max(0, ...performance.getEntriesByType('resource')
+				.filter((r) => /\/assets\/.*\.js$/.test(r.name)).map((r) => r.responseEnd))),
 		};
 	});
 }
@@ -104,21 +112,45 @@ async function measureLoad(page, baseUrl, { namespace = 'load', timeoutMs = 3000
 async function main() {
 	const { startMixd } = require('./mixd');
 	const { launchBrowser } = require('./browser');
-	const runs = Number((process.argv.indexOf('--runs') > 0 && process.argv[process.argv.indexOf('--runs') + 1]) || 3);
+	const arg = (name, d) => {
+		const i = process.argv.indexOf(name);
+		return i > 0 ? Number(process.argv[i + 1]) : d;
+	};
+	const runs = arg('--runs', 3);
+	/* --browsers B: B fresh browsers one after the other, each with
+	 * `runs` loads (the first cold), then the median per kind */
+	const browsers = arg('--browsers', 1);
 	const mixd = await startMixd({ args: ['--storage.sync=none'] });
 	let browser = null;
+	const all = { cold: [], warm: [] };
 	try {
 		const g = await fillLoadGraph(mixd);
-		browser = await launchBrowser();
-		for (let i = 0; i < runs; i++) {
-			const { page } = await browser.newPage();
-			const t = await measureLoad(page, mixd.url('query'));
-			await page.close();
-			console.log(`ui page load, ${g.nodes} nodes / ${g.edges} edges, ${i === 0 ? 'cold' : 'warm'} cache: ` +
-				`${t.readyMs} ms to the drawn graph (graph API ${t.graphApiMs} ms, layout and drawing ` +
-				`${t.layoutMs} ms, DOMContentLoaded ${t.domContentLoadedMs} ms; goal < 1000 ms)`);
-			console.log(`result name=ui_graph_load run=${i} cache=${i === 0 ? 'cold' : 'warm'} ` +
-				`ready_ms=${t.readyMs} api_ms=${t.graphApiMs} layout_ms=${t.layoutMs} nodes=${t.nodes} edges=${t.edges}`);
+		for (let b = 0; b < browsers; b++) {
+			browser = await launchBrowser();
+			for (let i = 0; i < runs; i++) {
+				const { page } = await browser.newPage();
+				const t = await measureLoad(page, mixd.url('query'));
+				await page.close();
+				const kind = i === 0 ? 'cold' : 'warm';
+				all[kind].push(t.readyMs);
+				console.log(`ui page load, ${g.nodes} nodes / ${g.edges} edges, ${kind} cache: ` +
+					`${t.readyMs} ms to the drawn graph (graph API ${t.graphApiMs} ms, layout and drawing ` +
+					`${t.layoutMs} ms, DOMContentLoaded ${t.domContentLoadedMs} ms; goal < 1000 ms)`);
+				console.log(`result name=ui_graph_load run=${i} cache=${kind} ` +
+					`ready_ms=${t.readyMs} api_ms=${t.graphApiMs} layout_ms=${t.layoutMs} nodes=${t.nodes} edges=${t.edges}`);
+				if (process.argv.includes('--marks'))
+					console.log(`  marks: script_fetched=${t.scriptEnd} dcl=${t.domContentLoadedMs} ` +
+						Object.entries(t.marks).map(([k, v]) => `${k}=${v}`).join(' '));
+			}
+			await browser.close();
+			browser = null;
+		}
+		if (browsers > 1) {
+			const med = (a) => { const s = a.slice().sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
+			for (const kind of ['cold', 'warm'])
+				if (all[kind].length)
+					console.log(`result name=ui_graph_load_median cache=${kind} n=${all[kind].length} ` +
+						`median_ms=${med(all[kind])} min_ms=${Math.min(...all[kind])} max_ms=${Math.max(...all[kind])}`);
 		}
 	} finally {
 		if (browser)
