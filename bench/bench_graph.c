@@ -95,7 +95,7 @@ static void make_labels(struct mx_series_labels *l, const struct wl *src,
 {
 	memset(l, 0, sizeof(*l));
 	l->role = (uint8_t)role;
-	l->local = role == MX_ROLE_SOURCE ? src->w : dst->w;
+	l->local = role == MX_ROLE_SOURCE ? &src->w : &dst->w;
 	l->peer = role == MX_ROLE_SOURCE ? dst->w : src->w;
 	l->destination_service = cs(dst->host);
 	l->destination_service_name = cs(dst->app);
@@ -185,13 +185,21 @@ static void report(struct mx_store *st, uint64_t seq, uint64_t mult)
 		struct mx_request_agg *a = &r->requests[i];
 		*a = tmpl_req[i];
 		uint64_t n = (1 + i % 5) * mult;
+		uint64_t dur[MX_HIST_BUCKETS] = { 0 }, req[MX_HIST_BUCKETS] = { 0 },
+			 resp[MX_HIST_BUCKETS] = { 0 };
 		a->count = n;
-		a->duration.buckets[3] = n - n / 4;
-		a->duration.buckets[5] = n / 4;
+		dur[3] = n - n / 4;
+		dur[5] = n / 4;
+		req[6] = n;
+		resp[8] = n;
+		if (mx_hist_set(&a->duration, dur, &b->arena) != MX_OK ||
+		    mx_hist_set(&a->request_bytes, req, &b->arena) != MX_OK ||
+		    mx_hist_set(&a->response_bytes, resp, &b->arena) != MX_OK) {
+			fprintf(stderr, "bench_graph: out of memory\n");
+			exit(1);
+		}
 		a->duration.sum = 12.0 * (double)n;
-		a->request_bytes.buckets[6] = n;
 		a->request_bytes.sum = 300.0 * (double)n;
-		a->response_bytes.buckets[8] = n;
 		a->response_bytes.sum = 800.0 * (double)n;
 	}
 	for (uint32_t i = 0; i < n_tcp; i++) {

@@ -6,16 +6,18 @@
  * metrics part of a report is read straight into the model.
  * (1) One checked pass over the top-level fields of the Report validates
  * the wire structure, reads the scalar fields and the reporter Workload,
- * counts strings, request and TCP deltas and spans. (2) The string table
- * is copied into the arena with one copy and checked once per entry
- * (length cap, UTF-8), then the header is checked.
- * (3) A second pass reads every RequestDelta / TcpDelta directly into its
- * mx_request_agg / mx_tcp_agg and converts the labels with Istio's
- * conventions. (4) The Span fields (9) are wrapped into a synthetic
- * ExportTraceServiceRequest (request -> ResourceSpans -> ScopeSpans ->
- * spans) and go through the OTLP decoder (nesting pre-scan, caps, id
- * checks, per-span rejection); the spans it appended get the reporter's
- * resource and the libmixd scope.
+ * counts strings, request and TCP deltas and spans and records where each
+ * string and delta is. (2) The string table is copied into the arena with
+ * one copy and checked once per entry (length cap, UTF-8; ASCII 16 bytes
+ * at a time), then the header is checked. (3) Every RequestDelta /
+ * TcpDelta is read directly into its mx_request_agg / mx_tcp_agg (the
+ * histograms' non-zero buckets into one arena piece per delta, summed as
+ * they are read) and its labels converted with Istio's conventions; the
+ * aggregates share the reporter's workload. (4) The Span fields (9) are
+ * wrapped into a synthetic ExportTraceServiceRequest (request ->
+ * ResourceSpans -> ScopeSpans -> spans) and go through the OTLP decoder
+ * (nesting pre-scan, caps, id checks, per-span rejection); the spans it
+ * appended get the reporter's resource and the libmixd scope.
  *
  * The reader accepts exactly what protobuf-c 1.4.1 (the previous decoder)
  * accepted, and gives the same verdicts and messages: tests/unit/
@@ -47,6 +49,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "../model/error.h"
 #include "otlp.h"
@@ -83,12 +88,32 @@ struct rd {
 /* A string field's value s[0..n) up to its first NUL (protobuf-c made C
  * strings); *utf8 tells whether that is well-formed UTF-8 (no overlong
  * forms, surrogates or code points past U+10FFFF). A NUL inside a
- * multi-byte sequence cuts it, which makes it malformed. */
-static struct mx_str rd_text(const uint8_t *s, size_t n, bool *utf8)
+ * multi-byte sequence cuts it, which makes it malformed. s[0..avail) may
+ * be read (avail >= n): ASCII is checked 16 bytes at a time. */
+static struct mx_str rd_text(const uint8_t *s, size_t n, size_t avail,
+			     bool *utf8)
 {
 	const uint64_t hi = 0x8080808080808080ull, one = 0x0101010101010101ull;
 	size_t i = 0;
 	*utf8 = true;
+#ifdef __SSE2__
+	const __m128i zero = _mm_setzero_si128();
+	while (i < n && avail - i >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(s + i));
+		unsigned stop = (unsigned)_mm_movemask_epi8(x) |
+			(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, zero));
+		size_t left = n - i;
+		if (left < 16)
+			stop &= (1u << left) - 1;
+		if (stop) { /* a NUL or non-ASCII byte: the loop below */
+			i += (size_t)__builtin_ctz(stop);
+			break;
+		}
+		i += left < 16 ? left : 16;
+	}
+#else
+	(void)avail;
+#endif
 	while (i < n) {
 		uint64_t w;
 		if (n - i >= 8) { /* 8 ASCII bytes without a NUL at once */
@@ -142,8 +167,7 @@ static struct mx_str rd_text(const uint8_t *s, size_t n, bool *utf8)
  * key in the copy, never part of another string) becomes its NUL. */
 static int rd_strings(struct rd *rd, const uint8_t *buf)
 {
-	size_t pos = rd->t.str_from, k = 0;
-	struct mx_rpb_field f;
+	size_t k = 0;
 	rd->strs[0] = MX_STR_LIT("");
 	if (rd->t.n_strings == 0)
 		return MX_OK;
@@ -152,14 +176,13 @@ static int rd_strings(struct rd *rd, const uint8_t *buf)
 	if (!copy)
 		return MX_ENOMEM;
 	memcpy(copy, buf + rd->t.str_from, span);
-	while (k < rd->t.n_strings &&
-	       mx_rpb_next(buf, &pos, rd->t.str_to, &f)) {
-		if (f.num != 5)
-			continue;
-		uint8_t *p = copy + (f.val - rd->t.str_from);
+	while (k < rd->t.n_strings) {
+		const struct mx_rpb_pos *f = &rd->t.strs[k];
+		uint8_t *p = copy + (f->val - rd->t.str_from);
 		bool utf8;
-		p[f.vlen] = 0;
-		struct mx_str s = rd_text(p, f.vlen, &utf8);
+		struct mx_str s = rd_text(p, f->len,
+					  (size_t)(copy + span + 1 - p), &utf8);
+		p[f->len] = 0; /* after the check: no store in its loads */
 		if (k == 0) {
 			if (s.len) {
 				mx_errmsg_set(rd->e, "report: strings[0] must be empty");
@@ -252,7 +275,7 @@ static int rd_header(struct rd *rd, const uint8_t *buf, struct mx_report *rep)
 	struct mx_str lv = MX_STR_LIT("");
 	bool utf8 = true;
 	if (rd->t.lv) {
-		lv = rd_text(rd->t.lv, rd->t.lv_len, &utf8);
+		lv = rd_text(rd->t.lv, rd->t.lv_len, rd->t.lv_len, &utf8);
 		char *c = mx_arena_strndup(&rd->b->arena, lv.ptr, lv.len);
 		if (!c)
 			return MX_ENOMEM;
@@ -308,7 +331,7 @@ static int rd_series(struct rd *rd, const struct mx_rpb_series *ps, bool tcp,
 	l->role = ps->role == 1 ? MX_ROLE_SOURCE :
 		ps->role == 2 ? MX_ROLE_DESTINATION : MX_ROLE_UNSPECIFIED;
 	l->overflow = ps->overflow;
-	l->local = *local;
+	l->local = local;
 	int rc = rd_workload(rd, ps->has_peer ? ps->peer : none, false, &l->peer);
 	/* destination_service: the host, else (server side) the local
 	 * canonical service; destination_service_name: else the host up to
@@ -320,7 +343,9 @@ static int rd_series(struct rd *rd, const struct mx_rpb_series *ps, bool tcp,
 		rc = rd_str(rd, ps->idx[0], host_dflt, "service",
 			    &l->destination_service);
 	struct mx_str name_dflt = unk;
-	if (!rc && l->destination_service.len) {
+	/* the default is only needed when the name is absent */
+	if (!rc && l->destination_service.len && ps->idx[1] < rd->n_strs &&
+	    !rd->strs[ps->idx[1]].len) {
 		struct mx_str h = l->destination_service;
 		const char *dot = memchr(h.ptr, '.', h.len);
 		uint32_t n = dot ? (uint32_t)(dot - h.ptr) : h.len;
@@ -357,19 +382,16 @@ static int rd_series(struct rd *rd, const struct mx_rpb_series *ps, bool tcp,
 	return rc;
 }
 
-/* Checks a histogram read into `h` with `n` values on the wire. */
-static int rd_hist(struct rd *rd, const char *what, size_t n,
-		   const struct mx_hist_delta *h, uint64_t count)
+/* Checks a histogram with `n` values on the wire, whose stored values sum
+ * to `total` (`over`: that sum overflowed), and sum `h->sum`. */
+static int rd_hist(struct rd *rd, const char *what, size_t n, uint64_t total,
+		   bool over, const struct mx_hist_delta *h, uint64_t count)
 {
 	if (n != 0 && n != MX_HIST_BUCKETS) {
 		mx_errmsg_set(rd->e, "report: %s has %zu buckets, want 0 or %d",
 			      what, n, MX_HIST_BUCKETS);
 		return MX_EINVAL;
 	}
-	uint64_t total = 0;
-	bool over = false;
-	for (size_t i = 0; i < n; i++)
-		over |= __builtin_add_overflow(total, h->buckets[i], &total);
 	if (over) {
 		mx_errmsg_set(rd->e, "report: %s bucket counts overflow", what);
 		return MX_EINVAL;
@@ -393,16 +415,30 @@ static int rd_request(struct rd *rd, const struct mx_rpb_req *pr,
 {
 	int rc = rd_series(rd, &pr->s, false, local, &a->labels);
 	if (!rc)
-		rc = rd_hist(rd, "duration", pr->n_buckets[0], &a->duration,
-			     a->count);
+		rc = rd_hist(rd, "duration", pr->n_buckets[0], pr->total[0],
+			     pr->over[0], &a->duration, a->count);
 	if (!rc)
-		rc = rd_hist(rd, "request bytes", pr->n_buckets[1],
-			     &a->request_bytes, a->count);
+		rc = rd_hist(rd, "request bytes", pr->n_buckets[1], pr->total[1],
+			     pr->over[1], &a->request_bytes, a->count);
 	if (!rc)
 		rc = rd_hist(rd, "response bytes", pr->n_buckets[2],
-			     &a->response_bytes, a->count);
+			     pr->total[2], pr->over[2], &a->response_bytes,
+			     a->count);
 	if (rc)
 		return rc;
+	/* the non-zero bucket values of the three histograms, in one piece */
+	uint32_t nv = pr->nv[0] + pr->nv[1] + pr->nv[2];
+	uint64_t *v = nv ? mx_arena_alloc(&rd->b->arena, nv * sizeof(*v)) : NULL;
+	if (nv && !v)
+		return MX_ENOMEM;
+	struct mx_hist_delta *hd[3] = { &a->duration, &a->request_bytes,
+					&a->response_bytes };
+	for (int h = 0; h < 3; h++) {
+		hd[h]->nz = pr->nz[h];
+		hd[h]->vals = v;
+		for (uint32_t j = 0; j < pr->nv[h]; j++)
+			*v++ = pr->v[h][j];
+	}
 	size_t tl = pr->tl, sl = pr->sl;
 	if ((tl != 0 && tl != 16) || (sl != 0 && sl != 8)) {
 		mx_errmsg_set(rd->e, "report: exemplar ids must be 16 and 8 bytes "
@@ -431,18 +467,23 @@ static int rd_request(struct rd *rd, const struct mx_rpb_req *pr,
 static int rd_deltas(struct rd *rd, const uint8_t *buf, struct mx_report *rep,
 		     struct rd_fail *fail, struct mx_errmsg *err)
 {
-	size_t pos = rd->t.agg_from, nr = 0, nt = 0;
-	struct mx_rpb_field f;
+	size_t nr = 0, nt = 0;
 	struct mx_rpb_req raw;
 	struct mx_rpb_series ts;
 	struct mx_request_agg scratch_req; /* when the header failed */
 	struct mx_tcp_agg scratch_tcp;
-	while (nr + nt < rd->t.n_req + rd->t.n_tcp &&
-	       mx_rpb_next(buf, &pos, rd->t.agg_to, &f)) {
-		const uint8_t *p = buf + f.val, *end = p + f.vlen;
-		if (f.num == 7) {
+	while (nr + nt < rd->t.n_req + rd->t.n_tcp) {
+		const struct mx_rpb_pos *f = &rd->t.aggs[nr + nt];
+		const uint8_t *p = buf + f->val, *end = p + f->len;
+		if (f->num == 7) {
 			struct mx_request_agg *a = rep->requests ?
 				&rep->requests[nr] : &scratch_req;
+			if (rep->requests && nr + 2 < rd->t.n_req) {
+				/* its memory is cold: ask for it early */
+				const char *na = (const char *)&rep->requests[nr + 2];
+				for (size_t o = 0; o < sizeof(*a); o += 64)
+					__builtin_prefetch(na + o, 1);
+			}
 			nr++;
 			if (!mx_rpb_request(p, end, a, &raw))
 				goto bad;
@@ -450,7 +491,7 @@ static int rd_deltas(struct rd *rd, const uint8_t *buf, struct mx_report *rep,
 				continue;
 			rd->e = &fail[RD_PH_REQ].msg;
 			fail[RD_PH_REQ].rc = rd_request(rd, &raw, &rep->reporter, a);
-		} else if (f.num == 8) {
+		} else {
 			struct mx_tcp_agg *a = rep->tcp ? &rep->tcp[nt] : &scratch_tcp;
 			nt++;
 			if (!mx_rpb_tcp(p, end, a, &ts))
@@ -596,6 +637,7 @@ out:
 	if (rc == MX_OK)
 		*out = rep;
 	free(spans);
+	mx_rpb_top_free(&rd->t);
 	free(rd);
 	return rc;
 }

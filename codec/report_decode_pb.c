@@ -3,7 +3,8 @@
  * decoder (see report_decode_int.h; checks and conversion are in
  * report_decode.c).
  *
- * A single pass per message, no allocation: varints, keys and length
+ * A single pass per message; the only allocation is the top-level pass'
+ * record of where each string and delta is. Varints, keys and length
  * prefixes are read with protobuf-c 1.4.1's limits so that exactly the
  * bodies it accepted are accepted (rules in report_decode.c's opening
  * comment); every length is checked against the bytes left of the
@@ -17,6 +18,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "../model/error.h"
 
@@ -154,10 +158,16 @@ static inline bool rd_get_len(const uint8_t **pp, const uint8_t *end,
 
 static inline uint64_t rd_le64(const uint8_t *p)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+#else
 	uint64_t v = 0;
 	for (int i = 7; i >= 0; i--)
 		v = v << 8 | p[i];
 	return v;
+#endif
 }
 
 static inline double rd_double(const uint8_t *p)
@@ -279,31 +289,75 @@ static bool rd_pb_series(const uint8_t *p, const uint8_t *end,
 	return true;
 }
 
-/* Appends repeated uint64 values, packed (wt 2) or not (wt 0); the first
- * MX_HIST_BUCKETS go to dst, *n counts them all. */
+/* The values of one histogram as they are read: the first
+ * MX_HIST_BUCKETS are summed, the non-zero ones kept in order. */
+struct rd_hist_in {
+	size_t n;       /* values on the wire */
+	uint64_t total; /* the sum of the first MX_HIST_BUCKETS */
+	bool over;      /* that sum overflowed */
+	uint32_t nz;    /* which of those are not zero */
+	uint32_t nv;    /* how many */
+	uint64_t *v;    /* them */
+};
+
+static inline void rd_hist_val(struct rd_hist_in *h, uint64_t v)
+{
+	if (h->n < MX_HIST_BUCKETS) {
+		h->over |= __builtin_add_overflow(h->total, v, &h->total);
+		if (v) {
+			h->nz |= 1u << h->n;
+			h->v[h->nv++] = v;
+		}
+	}
+	h->n++;
+}
+
+/* Appends repeated uint64 values, packed (wt 2) or not (wt 0). */
 static bool rd_pb_buckets(const uint8_t **pp, const uint8_t *end,
-			  unsigned wt, uint64_t *dst, size_t *n)
+			  unsigned wt, struct rd_hist_in *h)
 {
 	uint64_t v;
 	if (wt == 0) {
 		if (!rd_get_varint(pp, end, &v))
 			return false;
-		if (*n < MX_HIST_BUCKETS)
-			dst[*n] = v;
-		(*n)++;
+		rd_hist_val(h, v);
 		return true;
 	}
 	size_t len;
 	if (wt != 2 || !rd_get_len(pp, end, &len))
 		return false;
 	const uint8_t *q = *pp, *qe = q + len;
-	size_t k = *n;
+	size_t k = h->n;
 	if (k <= MX_HIST_BUCKETS && len <= MX_HIST_BUCKETS - k &&
 	    rd_ascii(q, len)) {
 		/* the usual case: small counts, one byte each */
-		for (size_t i = 0; i < len; i++)
-			dst[k + i] = q[i];
-		*n = k + len;
+		uint64_t t = 0;
+		uint32_t bits = 0;
+		size_t i = 0;
+#ifdef __SSE2__
+		if (len >= 16) { /* 16 bytes at once: their sum and zeros */
+			const __m128i z = _mm_setzero_si128();
+			__m128i x = _mm_loadu_si128((const __m128i *)q);
+			__m128i sad = _mm_sad_epu8(x, z);
+			t = (uint64_t)_mm_cvtsi128_si32(sad) +
+			    (uint64_t)_mm_cvtsi128_si32(_mm_srli_si128(sad, 8));
+			bits = ~(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, z)) &
+			       0xffffu;
+			i = 16;
+		}
+#endif
+		for (; i < len; i++) {
+			t += q[i];
+			bits |= (uint32_t)(q[i] != 0) << i;
+		}
+		/* locals: the stores into v could alias h (no strict aliasing) */
+		uint64_t *o = h->v + h->nv;
+		for (uint32_t m = bits; m; m &= m - 1)
+			*o++ = q[__builtin_ctz(m)];
+		h->nv = (uint32_t)(o - h->v);
+		h->nz |= bits << k;
+		h->over |= __builtin_add_overflow(h->total, t, &h->total);
+		h->n = k + len;
 		*pp = qe;
 		return true;
 	}
@@ -312,23 +366,29 @@ static bool rd_pb_buckets(const uint8_t **pp, const uint8_t *end,
 			v = *q++;
 		else if (!rd_get_varint(&q, qe, &v))
 			return false;
-		if (k < MX_HIST_BUCKETS)
-			dst[k] = v;
-		k++;
+		rd_hist_val(h, v);
 	}
-	*n = k;
 	*pp = qe;
 	return true;
 }
 
-/* A RequestDelta into `a` (zeroed first) and `raw`. */
+/* A RequestDelta into `a` and `raw` (see report_decode_int.h). */
 bool mx_rpb_request(const uint8_t *p, const uint8_t *end,
 			  struct mx_request_agg *a, struct mx_rpb_req *raw)
 {
-	/* the labels are the caller's to fill */
-	memset(&a->count, 0, sizeof(*a) - offsetof(struct mx_request_agg, count));
+	/* the labels are the caller's to fill, and so are the histograms
+	 * (from raw) */
+	static const struct mx_hist_delta empty;
+	a->count = 0;
+	a->duration = empty; /* (not chained: no store read back) */
+	a->request_bytes = empty;
+	a->response_bytes = empty;
+	a->has_exemplar = false;
+	memset(&a->exemplar, 0, sizeof(a->exemplar));
+	struct rd_hist_in hin[3];
 	raw->s.present = raw->s.has_peer = false;
-	raw->n_buckets[0] = raw->n_buckets[1] = raw->n_buckets[2] = 0;
+	for (int h = 0; h < 3; h++)
+		hin[h] = (struct rd_hist_in){ 0, 0, false, 0, 0, raw->v[h] };
 	raw->tid = raw->sid = NULL;
 	raw->tl = raw->sl = 0;
 	raw->ex_value = 0;
@@ -351,18 +411,9 @@ bool mx_rpb_request(const uint8_t *p, const uint8_t *end,
 				return false;
 			break;
 		case 3:
-			if (!rd_pb_buckets(&p, end, wt, a->duration.buckets,
-					   &raw->n_buckets[0]))
-				return false;
-			break;
 		case 5:
-			if (!rd_pb_buckets(&p, end, wt, a->request_bytes.buckets,
-					   &raw->n_buckets[1]))
-				return false;
-			break;
 		case 7:
-			if (!rd_pb_buckets(&p, end, wt, a->response_bytes.buckets,
-					   &raw->n_buckets[2]))
+			if (!rd_pb_buckets(&p, end, wt, &hin[(tag - 3) / 2]))
 				return false;
 			break;
 		case 4:
@@ -401,6 +452,13 @@ bool mx_rpb_request(const uint8_t *p, const uint8_t *end,
 			if (!rd_skip(&p, end, wt))
 				return false;
 		}
+	}
+	for (int h = 0; h < 3; h++) {
+		raw->n_buckets[h] = hin[h].n;
+		raw->total[h] = hin[h].total;
+		raw->over[h] = hin[h].over;
+		raw->nz[h] = hin[h].nz;
+		raw->nv[h] = hin[h].nv;
 	}
 	return true;
 }
@@ -469,6 +527,30 @@ bool mx_rpb_next(const uint8_t *buf, size_t *pos, size_t end,
 	return true;
 }
 
+void mx_rpb_top_free(struct mx_rpb_top *t)
+{
+	free(t->strs);
+	free(t->aggs);
+	t->strs = t->aggs = NULL;
+	t->cap_strs = t->cap_aggs = 0;
+}
+
+/* Records the position of the n-th field of its kind (*arr grows). */
+static bool rd_record(struct mx_rpb_pos **arr, size_t *cap, size_t n,
+		      size_t val, size_t len, uint32_t num)
+{
+	if (n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 1024;
+		struct mx_rpb_pos *p = realloc(*arr, ncap * sizeof(*p));
+		if (!p)
+			return false;
+		*arr = p;
+		*cap = ncap;
+	}
+	(*arr)[n] = (struct mx_rpb_pos){ val, len, num };
+	return true;
+}
+
 /* The checks of the top level are those of the former split pass (with
  * its messages), which ran before protobuf-c: so a structural error wins
  * over an earlier field protobuf-c would have refused (*bad). */
@@ -480,6 +562,40 @@ int mx_rpb_scan(const uint8_t *buf, size_t len, struct mx_rpb_top *t,
 	while (pos < len) {
 		size_t at = pos;
 		uint64_t key, v = 0;
+		/* the bulk of a report: strings (key 0x2a) and request deltas
+		 * (0x3a) with a one- or two-byte length */
+		if ((buf[pos] == 0x2a || buf[pos] == 0x3a) && len - pos >= 2 &&
+		    !*bad) {
+			size_t l = buf[pos + 1], hl = 1;
+			bool ok = true;
+			if (l & 0x80) {
+				ok = len - pos >= 3 && !(buf[pos + 2] & 0x80);
+				l = (l & 0x7f) | (size_t)(ok ? buf[pos + 2] : 0) << 7;
+				hl = 2;
+			}
+			if (ok && l <= len - pos - 1 - hl) {
+				size_t val = pos + 1 + hl;
+				pos = val + l;
+				if (buf[at] == 0x2a) {
+					if (!rd_record(&t->strs, &t->cap_strs,
+						       t->n_strings, val, l, 5))
+						return MX_ENOMEM;
+					if (t->n_strings++ == 0)
+						t->str_from = at;
+					t->str_to = pos;
+				} else {
+					if (!rd_record(&t->aggs, &t->cap_aggs,
+						       t->n_req + t->n_tcp, val,
+						       l, 7))
+						return MX_ENOMEM;
+					if (t->n_req + t->n_tcp == 0)
+						t->agg_from = at;
+					t->agg_to = pos;
+					t->n_req++;
+				}
+				continue;
+			}
+		}
 		if (!rd_varint(buf, &pos, len, &key) || (key >> 3) == 0 ||
 		    (key >> 3) > 0x1fffffff)
 			goto bad_key;
@@ -560,6 +676,9 @@ int mx_rpb_scan(const uint8_t *buf, size_t len, struct mx_rpb_top *t,
 		case 5:
 			if (wt != 2)
 				*bad = true;
+			else if (!rd_record(&t->strs, &t->cap_strs, t->n_strings,
+					    val, n, 5))
+				return MX_ENOMEM;
 			if (t->n_strings++ == 0)
 				t->str_from = at;
 			t->str_to = pos;
@@ -573,6 +692,10 @@ int mx_rpb_scan(const uint8_t *buf, size_t len, struct mx_rpb_top *t,
 		case 8:
 			if (wt != 2)
 				*bad = true;
+			else if (!rd_record(&t->aggs, &t->cap_aggs,
+					    t->n_req + t->n_tcp, val, n,
+					    (uint32_t)field))
+				return MX_ENOMEM;
 			if (t->n_req + t->n_tcp == 0)
 				t->agg_from = at;
 			t->agg_to = pos;

@@ -4,6 +4,8 @@
  */
 #include "metrics.h"
 
+#include "error.h"
+
 const double mx_hist_bounds[MX_HIST_BOUNDS] = {
 	0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
 	60000, 300000, 600000, 1800000, 3600000,
@@ -43,15 +45,37 @@ uint32_t mx_hist_bucket_of(double v)
 	return MX_HIST_BUCKETS - 1;
 }
 
+int mx_hist_set(struct mx_hist_delta *h, const uint64_t b[MX_HIST_BUCKETS],
+		struct mx_arena *arena)
+{
+	uint32_t nz = 0, n = 0;
+	for (uint32_t i = 0; i < MX_HIST_BUCKETS; i++)
+		if (b[i]) {
+			nz |= 1u << i;
+			n++;
+		}
+	uint64_t *v = NULL;
+	if (n && !(v = mx_arena_alloc(arena, n * sizeof(*v))))
+		return MX_ENOMEM;
+	for (uint32_t i = 0, k = 0; i < MX_HIST_BUCKETS; i++)
+		if (b[i])
+			v[k++] = b[i];
+	h->nz = nz;
+	h->vals = v;
+	return MX_OK;
+}
+
 void mx_istio_labels(const struct mx_series_labels *l, bool tcp,
 		     struct mx_str out[MX_ISTIO_HTTP_LABELS])
 {
+	static const struct mx_workload none;
+	const struct mx_workload *local = l->local ? l->local : &none;
 	/* without a role (an overflow cell) neither side is known to be the
 	 * local workload: both sides take the peer's (absent) identity */
 	const struct mx_workload *s =
-		l->role == MX_ROLE_SOURCE ? &l->local : &l->peer;
+		l->role == MX_ROLE_SOURCE ? local : &l->peer;
 	const struct mx_workload *d =
-		l->role == MX_ROLE_DESTINATION ? &l->local : &l->peer;
+		l->role == MX_ROLE_DESTINATION ? local : &l->peer;
 
 	if (l->role == MX_ROLE_SOURCE)
 		out[0] = MX_STR_LIT("source");

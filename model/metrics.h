@@ -12,7 +12,10 @@
  * +Inf); deltas are per bucket (not cumulative across `le`).
  *
  * Memory: a decoded report lives in the arena of an mx_batch (the batch
- * also holds the report's spans), so every mx_str points into that arena.
+ * also holds the report's spans), so every mx_str points into that arena,
+ * as do the histograms' values and each aggregate's `local` workload (the
+ * report's reporter). An aggregate is small (a few hundred bytes): its
+ * histograms are sparse, only the non-zero bucket deltas are stored.
  *
  * mx_istio_labels() lays a label set out in Istio's label order, as the
  * Prometheus renderer (query/prom.h) and the store want them.
@@ -71,7 +74,9 @@ struct mx_workload {
 struct mx_series_labels {
 	uint8_t role;              /* enum mx_role */
 	bool overflow;             /* the reporter's overflow cell */
-	struct mx_workload local;  /* the reporter's identity */
+	const struct mx_workload *local; /* the reporter's identity (shared by
+	                                    the aggregates of a report; NULL
+	                                    reads as all values empty) */
 	struct mx_workload peer;   /* the other side */
 	struct mx_str destination_service;           /* host */
 	struct mx_str destination_service_name;
@@ -84,11 +89,40 @@ struct mx_series_labels {
 	struct mx_str connection_security_policy;
 };
 
-/* Per-bucket deltas of one histogram and the delta of its sum. */
+/* Per-bucket deltas of one histogram and the delta of its sum, sparse:
+ * bucket i has a non-zero delta exactly when bit i of `nz` is set, and the
+ * non-zero deltas are vals[0 .. popcount(nz)) in bucket order (vals may be
+ * NULL when nz is 0). Read with mx_hist_bucket(), set with mx_hist_set(). */
 struct mx_hist_delta {
-	uint64_t buckets[MX_HIST_BUCKETS];
+	uint32_t nz;
+	const uint64_t *vals;
 	double sum;
 };
+
+/* The number of bits set in x (without a library call where the CPU
+ * baseline has no popcount instruction). */
+static inline uint32_t mx_popcount32(uint32_t x)
+{
+	x = x - ((x >> 1) & 0x55555555u);
+	x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+	x = (x + (x >> 4)) & 0x0f0f0f0fu;
+	return (x * 0x01010101u) >> 24;
+}
+
+/* The delta of bucket i (i < MX_HIST_BUCKETS). */
+static inline uint64_t mx_hist_bucket(const struct mx_hist_delta *h,
+				      uint32_t i)
+{
+	if (!(h->nz >> i & 1u))
+		return 0;
+	return h->vals[mx_popcount32(h->nz & ((1u << i) - 1u))];
+}
+
+/* Sets the buckets of `h` from the dense deltas b[0 .. MX_HIST_BUCKETS)
+ * (h->sum is left as it is); the non-zero ones are copied into `arena`.
+ * Returns MX_OK, or MX_ENOMEM (h unchanged). */
+int mx_hist_set(struct mx_hist_delta *h, const uint64_t b[MX_HIST_BUCKETS],
+		struct mx_arena *arena);
 
 /* One sampled span of a series, for an exemplar on the duration buckets. */
 struct mx_exemplar {
@@ -99,7 +133,8 @@ struct mx_exemplar {
 };
 
 /* The deltas of one request series over one interval. `count` equals the
- * sum of each histogram's buckets (the decoder checks it). */
+ * sum of each histogram's buckets (the decoder checks it; an empty
+ * histogram has none). */
 struct mx_request_agg {
 	struct mx_series_labels labels;
 	uint64_t count;

@@ -58,6 +58,7 @@ void mx_metrics_free(struct mx_metrics *m)
 	free(m->buckets);
 	free(m->free_slots);
 	free(m->pend);
+	free(m->order);
 	free(m->scratch);
 	pthread_mutex_destroy(&m->mu);
 	free(m);
@@ -166,9 +167,30 @@ static struct mx_mpend *pend_of(struct mx_metrics *m, uint32_t slot,
 	p->slot = slot;
 	p->created = created;
 	p->has_ex = false;
-	p->v = s->v;
+	p->mask[0] = p->mask[1] = p->mask[2] = 0;
+	p->count = 0;
+	p->sum[0] = s->v.dur_sum;
+	p->sum[1] = s->v.req_sum;
+	p->sum[2] = s->v.resp_sum;
+	p->tcp[0] = p->tcp[1] = p->tcp[2] = 0;
 	s->pend = m->n_pend;
 	return p;
+}
+
+/* Adds a working copy's changes to values `v` (the committed ones). */
+static void pend_add(struct mx_mvals *v, const struct mx_mpend *p)
+{
+	uint64_t *b[3] = { v->dur, v->req, v->resp };
+	v->count += p->count;
+	for (int h = 0; h < 3; h++)
+		for (uint32_t m = p->mask[h]; m; m &= m - 1)
+			b[h][__builtin_ctz(m)] += p->d[h][__builtin_ctz(m)];
+	v->dur_sum = p->sum[0];
+	v->req_sum = p->sum[1];
+	v->resp_sum = p->sum[2];
+	v->tcp_closed += p->tcp[0];
+	v->tcp_sent += p->tcp[1];
+	v->tcp_received += p->tcp[2];
 }
 
 /* The overflow key of an update: its kind, reporter and (HTTP) response
@@ -221,7 +243,9 @@ static int series_for(struct mx_store *st, MDB_txn *txn, uint64_t hash,
 			return MX_OK;
 		}
 	}
-	int rc = mx_metrics_db_find(st, txn, hash, key, key_len, &id, &v);
+	uint64_t last_ns = 0;
+	int rc = mx_metrics_db_find(st, txn, hash, key, key_len, &id, &v,
+				    &last_ns);
 	if (rc != MX_OK && rc != MX_ENOTFOUND)
 		return rc;
 	if (rc == MX_ENOTFOUND)
@@ -231,6 +255,8 @@ static int series_for(struct mx_store *st, MDB_txn *txn, uint64_t hash,
 		return MX_ENOMEM;
 	if (rc == MX_OK) {
 		m->ser[slot].v = v;
+		mx_mvals_nz(&v, m->ser[slot].nzm);
+		m->ser[slot].last_ns = last_ns; /* its latest rollup bucket */
 		m->ser[slot].persisted = true;
 		m->txn_reloaded++;
 	} else {
@@ -241,11 +267,58 @@ static int series_for(struct mx_store *st, MDB_txn *txn, uint64_t hash,
 	return MX_OK;
 }
 
-static void hist_add(uint64_t *dst, double *sum, const struct mx_hist_delta *d)
+/* Adds the non-zero bucket deltas of an update (mask `mask`, values
+ * vals[]) to histogram h of a working copy. */
+static inline void hist_add(struct mx_mpend *p, int h, uint32_t mask,
+			    const uint64_t *vals)
 {
-	for (uint32_t i = 0; i < MX_HIST_BUCKETS; i++)
-		dst[i] += d->buckets[i];
-	*sum += d->sum;
+	uint64_t *d = p->d[h];
+	for (uint32_t fresh = mask & ~p->mask[h]; fresh; fresh &= fresh - 1)
+		d[__builtin_ctz(fresh)] = 0;
+	p->mask[h] |= mask;
+	for (; mask; mask &= mask - 1)
+		d[__builtin_ctz(mask)] += *vals++;
+}
+
+/* Prefetches what the lookups of the updates after update i will touch,
+ * in the order their addresses become known: the update and the hash
+ * bucket 12 ahead, the chain's first series 6 ahead, its key and the
+ * update's, its working copy's lines and the update's values 3 ahead. */
+static inline void prefetch(const struct mx_metrics *m,
+			    const struct mx_mitem *mi, uint32_t i)
+{
+	uint32_t mask = m->n_buckets - 1;
+	if (i + 16 < mi->n_upd)
+		__builtin_prefetch(&mi->upd[i + 16]);
+	if (i + 12 < mi->n_upd)
+		__builtin_prefetch(&m->buckets[mi->upd[i + 12].hash & mask]);
+	if (i + 6 < mi->n_upd) {
+		uint32_t h = m->buckets[mi->upd[i + 6].hash & mask];
+		if (h)
+			__builtin_prefetch(&m->ser[h - 1]);
+	}
+	if (i + 3 < mi->n_upd) {
+		const struct mx_mupd *u = &mi->upd[i + 3];
+		uint32_t h = m->buckets[u->hash & mask];
+		for (int j = 0; j < 3; j++)
+			if (u->mask[j])
+				__builtin_prefetch(u->vals[j]);
+		if (h) { /* both keys the lookup compares */
+			const struct mx_mser *s = &m->ser[h - 1];
+			const uint8_t *k = s->lab->key;
+			for (uint32_t o = 0; o < u->key_len; o += 64) {
+				__builtin_prefetch(k + o);
+				__builtin_prefetch(u->key + o);
+			}
+			if (s->pend) { /* the lines the update will add to */
+				const struct mx_mpend *p = &m->pend[s->pend - 1];
+				__builtin_prefetch(p);
+				for (int j = 0; j < 3; j++)
+					if (u->mask[j])
+						__builtin_prefetch(&p->d[j][__builtin_ctz(u->mask[j])]);
+			}
+		}
+	}
 }
 
 int mx_metrics_apply(struct mx_store *st, MDB_txn *txn,
@@ -267,8 +340,9 @@ int mx_metrics_apply(struct mx_store *st, MDB_txn *txn,
 		const struct mx_mupd *u = &mi->upd[i];
 		uint32_t slot;
 		bool created;
-		rc = series_for(st, txn, u->hash, mi->keys + u->key_off,
-				u->key_len, &created, &slot);
+		prefetch(m, mi, i);
+		rc = series_for(st, txn, u->hash, u->key, u->key_len, &created,
+				&slot);
 		if (rc != MX_OK)
 			return rc;
 		struct mx_mpend *p = pend_of(m, slot, created);
@@ -280,22 +354,22 @@ int mx_metrics_apply(struct mx_store *st, MDB_txn *txn,
 			}
 			return MX_ENOMEM;
 		}
-		if (u->req) {
-			const struct mx_request_agg *a = u->req;
-			p->v.count += a->count;
-			hist_add(p->v.dur, &p->v.dur_sum, &a->duration);
-			hist_add(p->v.req, &p->v.req_sum, &a->request_bytes);
-			hist_add(p->v.resp, &p->v.resp_sum, &a->response_bytes);
-			if (a->has_exemplar) {
-				p->has_ex = true;
-				p->ex = a->exemplar;
-			}
-		} else {
-			const struct mx_tcp_agg *a = u->tcp;
-			p->v.count += a->opened;
-			p->v.tcp_closed += a->closed;
-			p->v.tcp_sent += a->sent_bytes;
-			p->v.tcp_received += a->received_bytes;
+		p->count += u->count;
+		if (u->kind == MX_ISTIO_TCP) {
+			p->tcp[0] += u->u.tcp[0];
+			p->tcp[1] += u->u.tcp[1];
+			p->tcp[2] += u->u.tcp[2];
+			continue;
+		}
+		hist_add(p, 0, u->mask[0], u->vals[0]);
+		hist_add(p, 1, u->mask[1], u->vals[1]);
+		hist_add(p, 2, u->mask[2], u->vals[2]);
+		p->sum[0] += u->u.sum[0];
+		p->sum[1] += u->u.sum[1];
+		p->sum[2] += u->u.sum[2];
+		if (u->ex) {
+			p->has_ex = true;
+			p->ex = *u->ex;
 		}
 	}
 	m->txn_updates += mi->n_upd;
@@ -304,17 +378,55 @@ int mx_metrics_apply(struct mx_store *st, MDB_txn *txn,
 	return mx_metrics_db_set_seq(st, txn, r->instance_id, r->sequence, now);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The working copies in increasing series id order (id << 32 | index),
+ * the order in which LMDB puts are cheapest; NULL on ENOMEM (then in
+ * pend[] order). */
+static const uint64_t *flush_order(struct mx_metrics *m)
+{
+	if (m->cap_order < m->n_pend) {
+		uint64_t *o = realloc(m->order, (size_t)m->cap_pend * sizeof(*o));
+		if (!o)
+			return NULL;
+		m->order = o;
+		m->cap_order = m->cap_pend;
+	}
+	bool sorted = true;
+	for (uint32_t i = 0; i < m->n_pend; i++) {
+		m->order[i] = (uint64_t)m->ser[m->pend[i].slot].id << 32 | i;
+		sorted = sorted && (i == 0 || m->order[i] > m->order[i - 1]);
+	}
+	if (!sorted)
+		qsort(m->order, m->n_pend, sizeof(*m->order), cmp_u64);
+	return m->order;
+}
+
 int mx_metrics_flush(struct mx_store *st, MDB_txn *txn, uint64_t now)
 {
 	struct mx_metrics *m = st->metrics;
-	for (uint32_t i = 0; i < m->n_pend; i++) {
-		const struct mx_mpend *p = &m->pend[i];
+	struct mx_mput c;
+	if (!m->n_pend)
+		return MX_OK;
+	const uint64_t *order = flush_order(m);
+	int rc = mx_metrics_db_put_begin(st, txn, &c);
+	for (uint32_t i = 0; i < m->n_pend && rc == MX_OK; i++) {
+		const struct mx_mpend *p =
+			&m->pend[order ? (uint32_t)order[i] : i];
 		const struct mx_mser *s = &m->ser[p->slot];
-		int rc = mx_metrics_db_put(st, txn, s, &p->v, !s->persisted, now);
-		if (rc != MX_OK)
-			return rc;
+		struct mx_mvals v = s->v;
+		uint32_t nz[3] = { s->nzm[0] | p->mask[0], s->nzm[1] | p->mask[1],
+				   s->nzm[2] | p->mask[2] };
+		pend_add(&v, p);
+		rc = mx_metrics_db_put(st, txn, &c, s, &v, nz, !s->persisted,
+				       now);
 	}
-	return MX_OK;
+	mx_metrics_db_put_end(&c);
+	return rc;
 }
 
 void mx_metrics_txn_end(struct mx_metrics *m, bool ok, uint64_t now)
@@ -327,7 +439,9 @@ void mx_metrics_txn_end(struct mx_metrics *m, bool ok, uint64_t now)
 		struct mx_mser *s = &m->ser[p->slot];
 		s->pend = 0;
 		if (ok) {
-			s->v = p->v;
+			pend_add(&s->v, p);
+			for (int h = 0; h < 3; h++)
+				s->nzm[h] |= p->mask[h];
 			s->last_ns = now;
 			s->persisted = true;
 			if (p->has_ex) {

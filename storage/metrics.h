@@ -11,12 +11,12 @@
  * transaction, checks the reporter's last applied sequence (`reporters`
  * db), and for a new sequence adds the deltas to working copies of the
  * series' values, stores the report's spans like any batch, and before the
- * commit puts the new cumulative values (`counters`), one rollup row per
- * series and 10 s bucket (`rollups`), new series' labels (`series`,
- * `series_hash`) and the sequence. Only after the commit do the working
- * copies become the values that /metrics shows; an aborted transaction
- * leaves them untouched. So a report is applied exactly once, whole, and
- * only when durable.
+ * commit puts the new cumulative values (`counters`), the rollup row of the
+ * 10 s bucket a series leaves (`rollups`; the row of its latest bucket is
+ * its counters row), new series' labels (`series`, `series_hash`) and the
+ * sequence. Only after the commit do the working copies become the values
+ * that /metrics shows; an aborted transaction leaves them untouched. So a
+ * report is applied exactly once, whole, and only when durable.
  *
  * Memory: the series updated within --metrics.idle-timeout live in memory
  * (at most max_series of them plus the overflow series); idle ones are
@@ -27,8 +27,9 @@
  *
  * Files: storage/metrics.c (the in-memory series table, apply, snapshot),
  * storage/metrics_db.c (LMDB: load, per-commit puts, rollup reads,
- * thinning and retention), storage/metrics_item.c (keys built on the
- * submitting thread). Keys and values: storage/SCHEMA.md ("Metrics").
+ * thinning and retention), storage/metrics_val.c (the values' encodings),
+ * storage/metrics_item.c (keys built on the submitting thread). Keys and
+ * values: storage/SCHEMA.md ("Metrics").
  */
 #ifndef MX_STORE_METRICS_H
 #define MX_STORE_METRICS_H

@@ -6,7 +6,7 @@
  * from memory, the rollup window reads of the topology API, and the
  * maintenance steps: downsampling old rollup rows (kept per minute after
  * an hour, per 10 minutes after a day) and retention of rollups, series
- * and reporter sequences.
+ * and reporter sequences. The values' encodings are in metrics_val.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -38,160 +38,6 @@ static uint32_t get_be32(const uint8_t *p)
 	       (uint32_t)p[2] << 8 | p[3];
 }
 
-static uint64_t dbl_bits(double d)
-{
-	uint64_t u;
-	memcpy(&u, &d, 8);
-	return u;
-}
-
-static double bits_dbl(uint64_t u)
-{
-	double d;
-	memcpy(&d, &u, 8);
-	return d;
-}
-
-/* --- counters value: kind u8 | flags u8 | 6 zero | last_ns LE u64 |
- * values as LE u64 (HTTP: count, 3 x 20 buckets, 3 sums as IEEE bits;
- * TCP: opened, closed, sent, received) --- */
-
-#define CF_OVERFLOW 0x1u
-
-size_t mx_metrics_enc_counters(uint8_t kind, uint64_t last_ns,
-			       const struct mx_mvals *v, uint8_t *out)
-{
-	uint8_t *p = out + 16;
-	memset(out, 0, 16);
-	out[0] = kind;
-	mx_put_le64(out + 8, last_ns);
-#define PUT(x) (mx_put_le64(p, (x)), p += 8)
-	PUT(v->count);
-	if (kind == MX_ISTIO_TCP) {
-		PUT(v->tcp_closed);
-		PUT(v->tcp_sent);
-		PUT(v->tcp_received);
-	} else {
-		for (uint32_t i = 0; i < MX_HIST_BUCKETS; i++)
-			PUT(v->dur[i]);
-		for (uint32_t i = 0; i < MX_HIST_BUCKETS; i++)
-			PUT(v->req[i]);
-		for (uint32_t i = 0; i < MX_HIST_BUCKETS; i++)
-			PUT(v->resp[i]);
-		PUT(dbl_bits(v->dur_sum));
-		PUT(dbl_bits(v->req_sum));
-		PUT(dbl_bits(v->resp_sum));
-	}
-#undef PUT
-	return (size_t)(p - out);
-}
-
-bool mx_metrics_dec_counters(const uint8_t *p, size_t n, uint8_t *kind,
-			     uint64_t *last_ns, struct mx_mvals *v)
-{
-	memset(v, 0, sizeof(*v));
-	if (n < 16 || p[0] > MX_ISTIO_TCP)
-		return false;
-	*kind = p[0];
-	*last_ns = mx_get_le64(p + 8);
-	size_t want = 16 + 8 * (*kind == MX_ISTIO_TCP ? 4u : 64u);
-	if (n != want)
-		return false;
-	p += 16;
-#define GET() (p += 8, mx_get_le64(p - 8))
-	v->count = GET();
-	if (*kind == MX_ISTIO_TCP) {
-		v->tcp_closed = GET();
-		v->tcp_sent = GET();
-		v->tcp_received = GET();
-	} else {
-		for (uint32_t i = 0; i < MX_HIST_BUCKETS; i++)
-			v->dur[i] = GET();
-		for (uint32_t i = 0; i < MX_HIST_BUCKETS; i++)
-			v->req[i] = GET();
-		for (uint32_t i = 0; i < MX_HIST_BUCKETS; i++)
-			v->resp[i] = GET();
-		v->dur_sum = bits_dbl(GET());
-		v->req_sum = bits_dbl(GET());
-		v->resp_sum = bits_dbl(GET());
-	}
-#undef GET
-	return true;
-}
-
-/* --- rollup value: varints (HTTP: count, 20 duration buckets; TCP:
- * opened, closed, sent, received), then HTTP: 3 sums as LE IEEE bits --- */
-
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
-}
-
-static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-	uint64_t x = 0;
-	for (unsigned s = 0; s < 64 && *p < end; s += 7) {
-		uint8_t c = *(*p)++;
-		x |= (uint64_t)(c & 0x7f) << s;
-		if (!(c & 0x80)) {
-			*v = x;
-			return true;
-		}
-	}
-	return false;
-}
-
-#define ROLLUP_MAX (24u * 10u + 24u)
-
-static size_t enc_rollup(uint8_t kind, const struct mx_mvals *v, uint8_t *out)
-{
-	uint8_t *p = put_varint(out, v->count);
-	if (kind == MX_ISTIO_TCP) {
-		p = put_varint(p, v->tcp_closed);
-		p = put_varint(p, v->tcp_sent);
-		return (size_t)(put_varint(p, v->tcp_received) - out);
-	}
-	for (uint32_t i = 0; i < MX_HIST_BUCKETS; i++)
-		p = put_varint(p, v->dur[i]);
-	mx_put_le64(p, dbl_bits(v->dur_sum));
-	mx_put_le64(p + 8, dbl_bits(v->req_sum));
-	mx_put_le64(p + 16, dbl_bits(v->resp_sum));
-	return (size_t)(p + 24 - out);
-}
-
-static bool dec_rollup(uint8_t kind, const uint8_t *p, size_t n,
-		       struct mx_rollup_vals *o)
-{
-	const uint8_t *end = p + n;
-	uint64_t x[3];
-	memset(o, 0, sizeof(*o));
-	if (!get_varint(&p, end, &o->count))
-		return false;
-	if (kind == MX_ISTIO_TCP) {
-		for (int i = 0; i < 3; i++)
-			if (!get_varint(&p, end, &x[i]))
-				return false;
-		o->tcp_closed = x[0];
-		o->response_bytes_sum = (double)x[1]; /* sent */
-		o->request_bytes_sum = (double)x[2];  /* received */
-		return p == end;
-	}
-	for (uint32_t i = 0; i < MX_HIST_BUCKETS; i++)
-		if (!get_varint(&p, end, &o->duration[i]))
-			return false;
-	if (end - p != 24)
-		return false;
-	o->duration_sum = bits_dbl(mx_get_le64(p));
-	o->request_bytes_sum = bits_dbl(mx_get_le64(p + 8));
-	o->response_bytes_sum = bits_dbl(mx_get_le64(p + 16));
-	return true;
-}
-
 /* --- open and load --- */
 
 static int load_series(struct mx_store *st, MDB_txn *txn, uint64_t now)
@@ -211,7 +57,7 @@ static int load_series(struct mx_store *st, MDB_txn *txn, uint64_t now)
 		if (k.mv_size != 4 ||
 		    !mx_metrics_dec_counters(v.mv_data, v.mv_size, &kind, &last, &vals))
 			continue; /* not ours to judge here; the key stays */
-		bool overflow = ((const uint8_t *)v.mv_data)[1] & CF_OVERFLOW;
+		bool overflow = ((const uint8_t *)v.mv_data)[1] & MX_COUNTERS_OVERFLOW;
 		if (last < before || (!overflow && m->n_active >= m->max_series))
 			continue;
 		MDB_val sk = k, sv;
@@ -224,6 +70,7 @@ static int load_series(struct mx_store *st, MDB_txn *txn, uint64_t now)
 		if (slot == UINT32_MAX)
 			continue;
 		m->ser[slot].v = vals;
+		mx_mvals_nz(&vals, m->ser[slot].nzm);
 		m->ser[slot].last_ns = last;
 		m->ser[slot].persisted = true;
 	}
@@ -258,7 +105,7 @@ int mx_metrics_db_open(struct mx_store *st, MDB_txn *txn, uint64_t now)
 
 int mx_metrics_db_find(struct mx_store *st, MDB_txn *txn, uint64_t hash,
 		       const uint8_t *key, uint32_t key_len, uint32_t *id,
-		       struct mx_mvals *v)
+		       struct mx_mvals *v, uint64_t *last_ns)
 {
 	struct mx_metrics *m = st->metrics;
 	uint8_t hk[HASH_KEY_LEN];
@@ -278,11 +125,14 @@ int mx_metrics_db_find(struct mx_store *st, MDB_txn *txn, uint64_t hash,
 		if (mdb_get(txn, m->dbi_series, &sk, &sv) != MDB_SUCCESS ||
 		    sv.mv_size != key_len || memcmp(sv.mv_data, key, key_len))
 			continue;
-		uint64_t last;
 		uint8_t kind;
+		*last_ns = 0;
 		if (mdb_get(txn, m->dbi_counters, &sk, &sv) != MDB_SUCCESS ||
-		    !mx_metrics_dec_counters(sv.mv_data, sv.mv_size, &kind, &last, v))
+		    !mx_metrics_dec_counters(sv.mv_data, sv.mv_size, &kind,
+					     last_ns, v)) {
 			memset(v, 0, sizeof(*v));
+			*last_ns = 0;
+		}
 		*id = get_be32(sk.mv_data);
 		ret = MX_OK;
 		break;
@@ -293,12 +143,43 @@ int mx_metrics_db_find(struct mx_store *st, MDB_txn *txn, uint64_t hash,
 	return ret;
 }
 
+/* Puts a counters value. The puts of a flush come in increasing id
+ * order and most series have a row already: when the row after the
+ * cursor's is the one, it is overwritten there without a search. */
+static int put_counters(struct mx_mput *c, MDB_val *k, MDB_val *val)
+{
+	MDB_val ck, cv;
+	int rc;
+	if (c->at_counter) {
+		rc = mdb_cursor_get(c->counters, &ck, &cv, MDB_NEXT);
+		if (rc == MDB_SUCCESS && ck.mv_size == k->mv_size &&
+		    memcmp(ck.mv_data, k->mv_data, k->mv_size) == 0)
+			goto current;
+		if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+			return rc;
+	}
+	ck = *k;
+	rc = mdb_cursor_get(c->counters, &ck, &cv, MDB_SET);
+	if (rc == MDB_NOTFOUND) {
+		rc = mdb_cursor_put(c->counters, k, val, 0);
+		c->at_counter = rc == MDB_SUCCESS;
+		return rc;
+	}
+	if (rc != MDB_SUCCESS)
+		return rc;
+current:
+	rc = mdb_cursor_put(c->counters, k, val, MDB_CURRENT);
+	c->at_counter = rc == MDB_SUCCESS;
+	return rc;
+}
+
 int mx_metrics_db_put(struct mx_store *st, MDB_txn *txn,
-		      const struct mx_mser *s, const struct mx_mvals *v,
+		      struct mx_mput *c, const struct mx_mser *s,
+		      const struct mx_mvals *v, const uint32_t nz[3],
 		      bool with_key, uint64_t now)
 {
 	struct mx_metrics *m = st->metrics;
-	uint8_t idk[4], rk[ROLLUP_KEY_LEN], cv[MX_COUNTERS_MAX], rv[ROLLUP_MAX];
+	uint8_t idk[4], rk[ROLLUP_KEY_LEN], cv[MX_COUNTERS_MAX], rv[MX_ROLLUP_MAX];
 	uint8_t kind = s->lab->kind;
 	MDB_val k = { 4, idk }, val;
 	int rc;
@@ -316,19 +197,49 @@ int mx_metrics_db_put(struct mx_store *st, MDB_txn *txn,
 		if ((rc = mdb_put(txn, m->dbi_hash, &hkv, &empty, 0)))
 			return mx_store_mdb_err(rc);
 	}
-	val.mv_size = mx_metrics_enc_counters(kind, now, v, cv);
+	val.mv_size = mx_metrics_enc_counters(kind, now, v, nz, cv);
 	if (s->overflow)
-		cv[1] |= CF_OVERFLOW;
+		cv[1] |= MX_COUNTERS_OVERFLOW;
 	val.mv_data = cv;
-	if ((rc = mdb_put(txn, m->dbi_counters, &k, &val, 0)))
+	if ((rc = put_counters(c, &k, &val)))
 		return mx_store_mdb_err(rc);
+	/* the cursor stays where the last put left it: for keys in
+	 * increasing order LMDB finds the next one on the same leaf */
+	/* the row of the bucket the series leaves: its committed values */
+	uint32_t last_b = (uint32_t)(s->last_ns / MX_METRICS_BUCKET_NS);
+	if (!s->last_ns || last_b == (uint32_t)(now / MX_METRICS_BUCKET_NS))
+		return MX_OK;
 	memcpy(rk, idk, 4);
-	put_be32(rk + 4, (uint32_t)(now / MX_METRICS_BUCKET_NS));
+	put_be32(rk + 4, last_b);
 	MDB_val rkv = { ROLLUP_KEY_LEN, rk };
-	val.mv_size = enc_rollup(kind, v, rv);
+	val.mv_size = mx_metrics_enc_rollup(kind, &s->v, rv);
 	val.mv_data = rv;
-	rc = mdb_put(txn, m->dbi_rollups, &rkv, &val, 0);
+	rc = mdb_cursor_put(c->rollups, &rkv, &val, 0);
 	return rc ? mx_store_mdb_err(rc) : MX_OK;
+}
+
+int mx_metrics_db_put_begin(struct mx_store *st, MDB_txn *txn,
+			    struct mx_mput *c)
+{
+	struct mx_metrics *m = st->metrics;
+	int rc;
+	c->counters = c->rollups = NULL;
+	c->at_counter = false;
+	if ((rc = mdb_cursor_open(txn, m->dbi_counters, &c->counters)) ||
+	    (rc = mdb_cursor_open(txn, m->dbi_rollups, &c->rollups))) {
+		mx_metrics_db_put_end(c);
+		return mx_store_mdb_err(rc);
+	}
+	return MX_OK;
+}
+
+void mx_metrics_db_put_end(struct mx_mput *c)
+{
+	if (c->counters)
+		mdb_cursor_close(c->counters);
+	if (c->rollups)
+		mdb_cursor_close(c->rollups);
+	c->counters = c->rollups = NULL;
 }
 
 int mx_metrics_db_seq(struct mx_store *st, MDB_txn *txn,
@@ -581,12 +492,18 @@ int mx_metrics_db_maintain(struct mx_store *st, MDB_txn *txn, uint64_t now,
 /* --- window reads --- */
 
 /* The rollup values of series `id` as of the end of the last bucket
- * before bucket `b`. */
+ * before bucket `b`: its last rollup row before `b`, or its counters
+ * (values `cv`, last update `c_last`) when their bucket is before `b` and
+ * not before that row's (the row of a series' latest bucket is its
+ * counters row). */
 static int value_at(MDB_cursor *cur, uint32_t id, uint8_t kind, uint32_t b,
+		    const struct mx_mvals *cv, uint64_t c_last,
 		    struct mx_rollup_vals *o)
 {
 	uint8_t kb[ROLLUP_KEY_LEN];
 	MDB_val k = { ROLLUP_KEY_LEN, kb }, v;
+	uint32_t cb = (uint32_t)(c_last / MX_METRICS_BUCKET_NS);
+	bool counters = cb < b;
 	memset(o, 0, sizeof(*o));
 	put_be32(kb, id);
 	put_be32(kb + 4, b);
@@ -595,13 +512,16 @@ static int value_at(MDB_cursor *cur, uint32_t id, uint8_t kind, uint32_t b,
 		rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
 	else if (rc == MDB_NOTFOUND)
 		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-	if (rc == MDB_NOTFOUND)
-		return MX_OK;
-	if (rc)
+	if (rc && rc != MDB_NOTFOUND)
 		return mx_store_mdb_err(rc);
-	if (k.mv_size != ROLLUP_KEY_LEN || get_be32(k.mv_data) != id)
+	if (rc == MDB_SUCCESS && k.mv_size == ROLLUP_KEY_LEN &&
+	    get_be32(k.mv_data) == id &&
+	    !(counters && cb >= get_be32((const uint8_t *)k.mv_data + 4))) {
+		mx_metrics_dec_rollup(kind, v.mv_data, v.mv_size, o);
 		return MX_OK;
-	dec_rollup(kind, v.mv_data, v.mv_size, o);
+	}
+	if (counters)
+		mx_metrics_rollup_of(kind, cv, o);
 	return MX_OK;
 }
 
@@ -644,8 +564,10 @@ int mx_store_rollup_window(struct mx_store *st, uint64_t t0_ns,
 					  &rs->kind, rs->labels))
 			continue;
 		rs->id = get_be32(k.mv_data);
-		if ((ret = value_at(rc_cur, rs->id, kind, b0, &rs->at_start)) != MX_OK ||
-		    (ret = value_at(rc_cur, rs->id, kind, b1, &rs->at_end)) != MX_OK)
+		if ((ret = value_at(rc_cur, rs->id, kind, b0, &vals, last,
+				    &rs->at_start)) != MX_OK ||
+		    (ret = value_at(rc_cur, rs->id, kind, b1, &vals, last,
+				    &rs->at_end)) != MX_OK)
 			goto out;
 		if ((ret = fn(ctx, rs)) != 0)
 			goto out;

@@ -1,7 +1,7 @@
 /*
  * metrics_int.h - internals of the metrics half of the store (see
- * metrics.h), shared by storage/metrics.c, metrics_db.c, metrics_item.c and
- * the writer (store_writer.c). Not part of any API.
+ * metrics.h), shared by storage/metrics.c, metrics_db.c, metrics_val.c,
+ * metrics_item.c and the writer (store_writer.c). Not part of any API.
  *
  * A series is identified by its key: the kind byte, then each label value
  * in Istio's order (25 for HTTP, 23 for TCP) as a little-endian u16 length
@@ -65,26 +65,56 @@ struct mx_mser {
 	bool persisted;     /* its key is in `series` */
 	bool overflow;      /* an overflow series (not counted in the limit) */
 	bool has_ex;
+	uint32_t nzm[3];    /* histograms' buckets that may be non-zero in v
+	                       (a superset: only grows) */
 	struct mx_exemplar ex;
 	struct mx_mvals v;  /* committed */
 };
 
-/* A working copy for the open transaction. */
+/* The changes of one series in the open transaction, added to its
+ * committed values for the puts before the commit and into them after it.
+ * Counts are deltas; d[h][b] (histogram h: duration, request size,
+ * response size) is valid only where bit b of mask[h] is set, so a
+ * working copy costs only what its updates touch. The sums are the
+ * working values themselves (floating-point additions in update order). */
 struct mx_mpend {
 	uint32_t slot;
 	bool created;       /* the series was made in this transaction */
 	bool has_ex;
+	uint32_t mask[3];
+	uint64_t count;     /* requests / TCP opened */
+	double sum[3];      /* HTTP: working sums */
+	uint64_t tcp[3];    /* TCP: closed, sent, received */
 	struct mx_exemplar ex;
-	struct mx_mvals v;
+	uint64_t d[3][MX_HIST_BUCKETS];
 };
 
-/* One aggregate of a queued report. */
+/* One aggregate of a queued report, as the writer needs it: the key and
+ * hash, and the deltas. HTTP: `count`, the three sums and per histogram
+ * (duration, request bytes, response bytes) the mask of the buckets with
+ * a non-zero delta and those deltas (in the batch: the aggregate's
+ * sparse histograms). TCP: `count` is the connections opened, tcp[]
+ * closed, sent and received; no masks. */
 struct mx_mupd {
 	uint64_t hash;
-	uint32_t key_off, key_len; /* in mx_mitem.keys */
+	const uint8_t *key;        /* in one of the item's key blocks */
+	uint32_t key_len;
 	uint8_t kind;              /* enum mx_istio_kind */
-	const struct mx_request_agg *req; /* HTTP */
-	const struct mx_tcp_agg *tcp;     /* TCP */
+	uint32_t mask[3];
+	const uint64_t *vals[3];
+	uint64_t count;
+	union {
+		double sum[3];     /* HTTP: duration, request, response */
+		uint64_t tcp[3];   /* TCP: closed, sent, received */
+	} u;
+	const struct mx_exemplar *ex; /* in the batch; NULL: none */
+};
+
+/* A block of series keys of an item (keys never straddle blocks). */
+struct mx_mkeys {
+	struct mx_mkeys *next;
+	size_t used, cap;
+	uint8_t data[];
 };
 
 /* A report as the writer applies it; built on the submitting thread.
@@ -95,8 +125,8 @@ struct mx_mitem {
 	const struct mx_report *report;
 	struct mx_mupd *upd;
 	uint32_t n_upd;
-	uint8_t *keys;
-	size_t keys_len;
+	struct mx_mkeys *keys;     /* the current block first */
+	size_t keys_len;           /* bytes of all keys */
 };
 
 struct mx_metrics {
@@ -121,6 +151,8 @@ struct mx_metrics {
 	/* the open transaction's working copies (writer only) */
 	struct mx_mpend *pend;
 	uint32_t n_pend, cap_pend;
+	uint64_t *order;    /* flush order scratch (id << 32 | index) */
+	uint32_t cap_order;
 	uint64_t txn_applied, txn_dup, txn_updates, txn_overflow;
 	uint64_t txn_created, txn_reloaded, txn_dropped_spans;
 
@@ -221,16 +253,35 @@ uint32_t mx_metrics_make_key(uint8_t kind,
 int mx_metrics_db_open(struct mx_store *st, MDB_txn *txn, uint64_t now);
 
 /* Looks a key up in LMDB (a series dropped from memory while idle).
- * Returns MX_OK with *id and *v set (and *last_ns), MX_ENOTFOUND or
- * MX_ESTORE. */
+ * Returns MX_OK with *id, *v and *last_ns (its last update, 0 when its
+ * counters are unreadable) set, MX_ENOTFOUND or MX_ESTORE. */
 int mx_metrics_db_find(struct mx_store *st, MDB_txn *txn, uint64_t hash,
 		       const uint8_t *key, uint32_t key_len, uint32_t *id,
-		       struct mx_mvals *v);
+		       struct mx_mvals *v, uint64_t *last_ns);
 
-/* Puts one series' state: its key when `with_key`, its counters and its
- * rollup row of the bucket of `now`. */
+/* The write cursors of one flush (counters, rollups). */
+struct mx_mput {
+	MDB_cursor *counters, *rollups;
+	bool at_counter; /* `counters` is on the row last put */
+};
+
+/* Opens the cursors of a flush in `txn`. MX_OK or the LMDB failure. */
+int mx_metrics_db_put_begin(struct mx_store *st, MDB_txn *txn,
+			    struct mx_mput *c);
+
+/* Closes them (before the transaction ends). Accepts closed ones. */
+void mx_metrics_db_put_end(struct mx_mput *c);
+
+/* Puts one series' state after a commit at `now` (its committed values
+ * are s->v, its new ones `v`, whose histograms' non-zero buckets are among
+ * those of the masks nz[]): its key when `with_key`, its counters, and
+ * when its last update (s->last_ns, 0: none) was in another 10 s bucket
+ * than `now`, the rollup row of that bucket (s->v). The row of a series'
+ * latest bucket is its counters row (SCHEMA.md, "Metrics"). Fastest in
+ * increasing id order. */
 int mx_metrics_db_put(struct mx_store *st, MDB_txn *txn,
-		      const struct mx_mser *s, const struct mx_mvals *v,
+		      struct mx_mput *c, const struct mx_mser *s,
+		      const struct mx_mvals *v, const uint32_t nz[3],
 		      bool with_key, uint64_t now);
 
 /* The last applied sequence of a reporter instance (0: none). */
@@ -249,12 +300,41 @@ int mx_metrics_db_set_seq(struct mx_store *st, MDB_txn *txn,
 int mx_metrics_db_maintain(struct mx_store *st, MDB_txn *txn, uint64_t now,
 			   bool *changed);
 
-/* Encodes / decodes the counters value (last update, kind, values). */
+/* counters value flags (byte 1) */
+#define MX_COUNTERS_OVERFLOW 0x1u /* an overflow series */
+#define MX_COUNTERS_COMPACT 0x2u  /* varint values (else the fixed layout) */
+
+/* --- metrics_val.c --- */
+
+/* The masks of the non-zero buckets of v's histograms. */
+void mx_mvals_nz(const struct mx_mvals *v, uint32_t nz[3]);
+
+/* Encodes / decodes the counters value (last update, kind, values). The
+ * encoder writes the histograms' buckets of the masks nz[] (NULL: the
+ * non-zero ones), which must hold every non-zero bucket. */
 size_t mx_metrics_enc_counters(uint8_t kind, uint64_t last_ns,
-			       const struct mx_mvals *v, uint8_t *out);
+			       const struct mx_mvals *v, const uint32_t nz[3],
+			       uint8_t *out);
 bool mx_metrics_dec_counters(const uint8_t *p, size_t n, uint8_t *kind,
 			     uint64_t *last_ns, struct mx_mvals *v);
 
-#define MX_COUNTERS_MAX (16u + 8u * 70u)
+/* the longest counters value: header, count, 3 x (mask, 20 varints),
+ * 3 sums */
+#define MX_COUNTERS_MAX (16u + 10u + 3u * (3u + 20u * 10u) + 24u)
+
+#define MX_ROLLUP_MAX (24u * 10u + 24u) /* the longest rollups value */
+
+/* Encodes the rollups value of values `v` of a series of kind `kind`;
+ * returns its length (at most MX_ROLLUP_MAX). */
+size_t mx_metrics_enc_rollup(uint8_t kind, const struct mx_mvals *v,
+			     uint8_t *out);
+
+/* Decodes a rollups value; false when it is malformed. */
+bool mx_metrics_dec_rollup(uint8_t kind, const uint8_t *p, size_t n,
+			   struct mx_rollup_vals *o);
+
+/* The rollup form of values `v` of a series of kind `kind`. */
+void mx_metrics_rollup_of(uint8_t kind, const struct mx_mvals *v,
+			  struct mx_rollup_vals *o);
 
 #endif

@@ -117,8 +117,10 @@ static int open_schema(struct mx_store *st, char *err, size_t errlen)
 		       st->path, v.mv_size);
 		mdb_txn_abort(txn);
 		return MX_ESTORE;
-	} else if (mx_get_le32(v.mv_data) == 3) {
-		/* version 4 only adds databases: upgrade in place */
+	} else if (mx_get_le32(v.mv_data) == 3 || mx_get_le32(v.mv_data) == 4) {
+		/* version 4 only added databases; 5 reads version 4's counters
+		 * (rewritten compactly at the next update) and rollups: upgrade
+		 * in place */
 		uint8_t ver[4];
 		mx_put_le32(ver, MX_STORE_SCHEMA_VERSION);
 		v.mv_data = ver;
@@ -395,7 +397,8 @@ static int submit(struct mx_store *st, struct mx_batch *batch,
 			return rc;
 		}
 		/* the aggregates count against the queue like encoded spans */
-		it->bytes += (uint64_t)it->mitem->n_upd * sizeof(struct mx_request_agg) +
+		it->bytes += (uint64_t)it->mitem->n_upd *
+				     (sizeof(struct mx_request_agg) + sizeof(struct mx_mupd)) +
 			     it->mitem->keys_len;
 	}
 	/* the service graph's facts, while the batch is at hand (sgraph.h);

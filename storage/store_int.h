@@ -19,9 +19,11 @@
 
 #include "store.h"
 
-#define MX_STORE_SCHEMA_VERSION 4u /* 3: tag filters in idx_svc_time records;
+#define MX_STORE_SCHEMA_VERSION 5u /* 3: tag filters in idx_svc_time records;
                                       4: the metrics databases (metrics_int.h)
-                                      and `edges` (sgraph_int.h) */
+                                      and `edges` (sgraph_int.h);
+                                      5: compact `counters` values, the newest
+                                      rollup bucket kept in `counters` */
 
 /* database names */
 #define MX_DB_META "meta"

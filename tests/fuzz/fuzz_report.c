@@ -20,8 +20,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void check_hist(const struct mx_hist_delta *h, uint64_t count)
 {
 	uint64_t n = 0;
-	for (int i = 0; i < MX_HIST_BUCKETS; i++)
-		n += h->buckets[i];
+	if (h->nz >> MX_HIST_BUCKETS)
+		abort();
+	for (uint32_t i = 0; i < MX_HIST_BUCKETS; i++) {
+		/* sparse: exactly the non-zero buckets are stored */
+		if (((h->nz >> i) & 1u) != (mx_hist_bucket(h, i) != 0))
+			abort();
+		n += mx_hist_bucket(h, i);
+	}
 	if (n != count || !(h->sum >= 0))
 		abort();
 }
@@ -72,7 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		s[i].kind = MX_ISTIO_HTTP;
 		mx_istio_labels(&a->labels, false, s[i].labels);
 		s[i].count = a->count;
-		memcpy(s[i].duration.buckets, a->duration.buckets, sizeof(a->duration.buckets));
+		for (uint32_t k = 0; k < MX_HIST_BUCKETS; k++)
+			s[i].duration.buckets[k] = mx_hist_bucket(&a->duration, k);
 		s[i].duration.sum = a->duration.sum;
 		s[i].request_bytes.sum = a->request_bytes.sum;
 		s[i].response_bytes.sum = a->response_bytes.sum;

@@ -252,8 +252,11 @@ static void set_labels(struct mx_batch *b, struct mx_series_labels *l,
 {
 	const struct wl *dst = role == MX_ROLE_SOURCE ? peer : local;
 	char host[256];
+	struct mx_workload *lw = mx_arena_calloc(&b->arena, 1, sizeof(*lw));
+	assert_non_null(lw);
 	l->role = (uint8_t)role;
-	set_wl(b, &l->local, local);
+	set_wl(b, lw, local);
+	l->local = lw;
 	set_wl(b, &l->peer, peer);
 	snprintf(host, sizeof(host), "%s.%s.svc.cluster.local", svc, dst->ns);
 	l->destination_service = S(b, host);
@@ -286,12 +289,17 @@ static void send(uint8_t inst, const struct wl *local, int role,
 		a->labels.request_protocol = S(b, "http");
 		a->labels.response_code = S(b, rq[i].code);
 		a->labels.connection_security_policy = S(b, rq[i].csp);
+		uint64_t dur[MX_HIST_BUCKETS] = { 0 }, req[MX_HIST_BUCKETS] = { 0 },
+			 resp[MX_HIST_BUCKETS] = { 0 };
 		a->count = rq[i].count;
-		a->duration.buckets[rq[i].bucket] = rq[i].count;
+		dur[rq[i].bucket] = rq[i].count;
+		req[5] = rq[i].count;
+		resp[7] = rq[i].count;
+		assert_int_equal(mx_hist_set(&a->duration, dur, &b->arena), MX_OK);
+		assert_int_equal(mx_hist_set(&a->request_bytes, req, &b->arena), MX_OK);
+		assert_int_equal(mx_hist_set(&a->response_bytes, resp, &b->arena), MX_OK);
 		a->duration.sum = rq[i].dur_ms;
-		a->request_bytes.buckets[5] = rq[i].count;
 		a->request_bytes.sum = 100.0 * (double)rq[i].count;
-		a->response_bytes.buckets[7] = rq[i].count;
 		a->response_bytes.sum = rq[i].resp_bytes;
 	}
 	for (uint32_t i = 0; i < nt; i++) {

@@ -468,8 +468,8 @@ static void test_other_schema_refused(void **state)
 		assert_int_equal(backup_child(f->dir, f->copy), 3);
 		set_schema(f->dir, MX_STORE_SCHEMA_VERSION);
 	}
-	/* version 3 lacks only the metrics databases: opened and upgraded,
-	 * its spans kept */
+	/* versions 3 and 4 differ only in metrics databases and values:
+	 * opened and upgraded in place, their spans kept */
 	set_schema(f->dir, 3);
 	open_store(f, f->dir, &f->st);
 	struct mx_store_stats ss;

@@ -276,6 +276,51 @@ static void test_rollup_windows(void **state)
 	assert_int_equal(w.n, 0);
 }
 
+/* The row of a bucket a series leaves is written by the first commit in a
+ * later bucket, also when the series comes from LMDB: after a restart and
+ * after it was dropped from memory while idle. */
+static void test_rollup_rows_across_restart_and_idle(void **state)
+{
+	(void)state;
+	struct rt_builder b;
+	struct win w;
+	fx->cfg.metrics_idle_ns = 600 * SEC;
+	tu_open_store(fx);
+	rt_build(&b);
+	b.r.n_tcp = 0;
+	submit(&b); /* 3 requests in bucket 0 */
+	mx_store_close(fx->st);
+	fx->st = NULL;
+	tu_open_store(fx);
+	atomic_store(&tu_now, T0 + 25 * SEC);
+	b.r.sequence = 43;
+	submit(&b); /* 6 in bucket 2 */
+	/* idle and dropped from memory, back at T0 + 1000 s */
+	atomic_store(&tu_now, T0 + 700 * SEC);
+	assert_int_equal(mx_store_sweep(fx->st), MX_OK);
+	atomic_store(&tu_now, T0 + 1000 * SEC);
+	b.r.sequence = 44;
+	submit(&b); /* 9 in bucket 100 */
+
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(mx_store_rollup_window(fx->st, T0 + 10 * SEC, T0 + 30 * SEC,
+						win_fn, &w), MX_OK);
+	assert_int_equal(w.n, 1);
+	assert_int_equal(w.http.at_start.count, 3); /* the row of bucket 0 */
+	assert_int_equal(w.http.at_end.count, 6);   /* the row of bucket 2 */
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(mx_store_rollup_window(fx->st, T0 + 900 * SEC, T0 + 1010 * SEC,
+						win_fn, &w), MX_OK);
+	assert_int_equal(w.http.at_start.count, 6);
+	assert_int_equal(w.http.at_end.count, 9);   /* the counters row */
+	assert_int_equal(w.http.at_end.duration[7], 3);
+	assert_true(w.http.at_end.duration_sum == 390);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(mx_store_rollup_window(fx->st, T0 + 900 * SEC, T0 + 1000 * SEC,
+						win_fn, &w), MX_OK);
+	assert_int_equal(w.http.at_end.count, 6); /* bucket 100 not ended */
+}
+
 static void test_rollups_downsampled_and_expired(void **state)
 {
 	(void)state;
@@ -286,7 +331,8 @@ static void test_rollups_downsampled_and_expired(void **state)
 	tu_open_store(fx);
 	rt_build(&b);
 	b.r.n_tcp = 0;
-	/* one report every 10 s for 2 minutes: 12 rows of 10 s */
+	/* one report every 10 s for 2 minutes: 12 buckets, 11 rows of 10 s
+	 * (the latest bucket's row is the series' counters row) */
 	for (int i = 0; i < 12; i++) {
 		atomic_store(&tu_now, T0 + (uint64_t)i * 10 * SEC + SEC);
 		b.r.sequence = 100 + (uint64_t)i;
@@ -296,7 +342,8 @@ static void test_rollups_downsampled_and_expired(void **state)
 	atomic_store(&tu_now, T0 + 2 * 3600 * SEC);
 	assert_int_equal(mx_store_sweep(fx->st), MX_OK);
 	mx_store_metrics_stats(fx->st, &ms);
-	assert_int_equal(ms.rollup_rows_thinned, 10); /* 12 rows -> 2 minutes */
+	/* 11 rows -> the last of the first minute and the last row */
+	assert_int_equal(ms.rollup_rows_thinned, 9);
 	/* the value at the end of each minute is exact */
 	memset(&w, 0, sizeof(w));
 	assert_int_equal(mx_store_rollup_window(fx->st, T0 + 60 * SEC, T0 + 120 * SEC,
@@ -325,6 +372,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_idle_series_hidden_and_resumed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overflow_series, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollup_windows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollup_rows_across_restart_and_idle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollups_downsampled_and_expired, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,19 +38,28 @@ static void test_values(void **state)
 	const struct mx_request_agg *a = &r->requests[0];
 	assert_int_equal(a->labels.role, MX_ROLE_SOURCE);
 	assert_false(a->labels.overflow);
-	rt_assert_str(a->labels.local.workload, "productpage-v1");
+	rt_assert_str(a->labels.local->workload, "productpage-v1");
+	assert_ptr_equal(a->labels.local, &r->reporter); /* shared */
 	rt_assert_str(a->labels.peer.workload, "ratings-v1");
 	rt_assert_str(a->labels.peer.principal, "unknown");
 	rt_assert_str(a->labels.response_code, "200");
 	rt_assert_str(a->labels.grpc_response_status, "");
 	assert_int_equal(a->count, 3);
-	assert_int_equal(a->duration.buckets[2], 1);
-	assert_int_equal(a->duration.buckets[3], 1);
-	assert_int_equal(a->duration.buckets[7], 1);
+	/* sparse: exactly the non-zero buckets */
+	assert_int_equal(a->duration.nz, 1u << 2 | 1u << 3 | 1u << 7);
+	assert_int_equal(mx_hist_bucket(&a->duration, 2), 1);
+	assert_int_equal(mx_hist_bucket(&a->duration, 3), 1);
+	assert_int_equal(mx_hist_bucket(&a->duration, 7), 1);
+	assert_int_equal(mx_hist_bucket(&a->duration, 4), 0);
 	assert_true(a->duration.sum == 130);
-	assert_int_equal(a->request_bytes.buckets[6], 2);
+	assert_int_equal(a->request_bytes.nz, 1u << 6 | 1u << 10);
+	assert_int_equal(mx_hist_bucket(&a->request_bytes, 6), 2);
+	assert_int_equal(mx_hist_bucket(&a->request_bytes, 10), 1);
 	assert_true(a->request_bytes.sum == 1700);
-	assert_int_equal(a->response_bytes.buckets[15], 1);
+	assert_int_equal(a->response_bytes.nz, 1u << 4 | 1u << 9 | 1u << 15);
+	assert_int_equal(mx_hist_bucket(&a->response_bytes, 4), 1);
+	assert_int_equal(mx_hist_bucket(&a->response_bytes, 9), 1);
+	assert_int_equal(mx_hist_bucket(&a->response_bytes, 15), 1);
 	assert_true(a->response_bytes.sum == 70620);
 	assert_true(a->has_exemplar);
 	assert_memory_equal(a->exemplar.trace_id, b.etid, 16);
@@ -137,8 +146,8 @@ static void test_conventions(void **state)
 	struct mx_errmsg err;
 	assert_int_equal(rt_decode(p, n, &bt, &r, &err), MX_OK);
 	const struct mx_series_labels *l = &r->requests[0].labels;
-	rt_assert_str(l->local.canonical_service, "productpage-v1");
-	rt_assert_str(l->local.canonical_revision, "latest");
+	rt_assert_str(l->local->canonical_service, "productpage-v1");
+	rt_assert_str(l->local->canonical_revision, "latest");
 	rt_assert_str(l->peer.canonical_revision, "latest");
 	rt_assert_str(l->peer.app, "unknown");
 	rt_assert_str(l->response_code, "0");
@@ -183,6 +192,9 @@ static void test_conventions(void **state)
 	assert_int_equal(bt->n_spans, 0);
 	assert_false(r->requests[0].has_exemplar);
 	assert_int_equal(r->requests[0].count, 0);
+	assert_int_equal(r->requests[0].duration.nz, 0); /* empty histograms */
+	assert_int_equal(r->requests[0].request_bytes.nz, 0);
+	assert_int_equal(r->requests[0].response_bytes.nz, 0);
 	rt_assert_str(r->reporter.workload, "unknown");
 	rt_assert_str(r->reporter.canonical_service, "unknown");
 	rt_assert_str(r->reporter.canonical_revision, "latest");

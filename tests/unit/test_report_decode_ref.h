@@ -191,7 +191,7 @@ static int ref_series(struct ref *x, const pb_series *p, bool tcp,
 	}
 	l->role = (uint8_t)role;
 	l->overflow = p->overflow;
-	l->local = *local;
+	l->local = local;
 	if (ref_wl(x, p->peer, false, &l->peer) ||
 	    ref_str(x, p->destination_service, role == 2 ?
 		    local->canonical_service : unk, "service",
@@ -232,7 +232,7 @@ static int ref_series(struct ref *x, const pb_series *p, bool tcp,
 static int ref_hist(struct ref *x, const char *what, size_t n, const uint64_t *v,
 		    double sum, uint64_t count, struct mx_hist_delta *o)
 {
-	uint64_t t = 0;
+	uint64_t t = 0, dense[MX_HIST_BUCKETS] = { 0 };
 	if (n != 0 && n != MX_HIST_BUCKETS) {
 		mx_errmsg_set(x->err, "report: %s has %zu buckets, want 0 or %d",
 			      what, n, MX_HIST_BUCKETS);
@@ -243,7 +243,7 @@ static int ref_hist(struct ref *x, const char *what, size_t n, const uint64_t *v
 			mx_errmsg_set(x->err, "report: %s bucket counts overflow", what);
 			return MX_EINVAL;
 		}
-		o->buckets[i] = v[i];
+		dense[i] = v[i];
 	}
 	if (t != count) {
 		mx_errmsg_set(x->err, "report: %s buckets sum to %llu, the request "
@@ -256,7 +256,7 @@ static int ref_hist(struct ref *x, const char *what, size_t n, const uint64_t *v
 		return MX_EINVAL;
 	}
 	o->sum = sum;
-	return MX_OK;
+	return mx_hist_set(o, dense, &x->b->arena);
 }
 
 static int ref_request(struct ref *x, const pb_request *p,
@@ -487,7 +487,8 @@ static void cmp_labels(const struct mx_series_labels *a,
 {
 	struct mx_str x[MX_ISTIO_HTTP_LABELS], y[MX_ISTIO_HTTP_LABELS];
 	CMP(a->role == b->role && a->overflow == b->overflow);
-	cmp_wl(&a->local, &b->local);
+	CMP(a->local && b->local);
+	cmp_wl(a->local, b->local);
 	cmp_wl(&a->peer, &b->peer);
 	mx_istio_labels(a, tcp, x);
 	mx_istio_labels(b, tcp, y);
@@ -497,7 +498,9 @@ static void cmp_labels(const struct mx_series_labels *a,
 
 static void cmp_hist(const struct mx_hist_delta *a, const struct mx_hist_delta *b)
 {
-	CMP(!memcmp(a->buckets, b->buckets, sizeof(a->buckets)));
+	CMP(a->nz == b->nz);
+	for (uint32_t i = 0; i < MX_HIST_BUCKETS; i++)
+		CMP(mx_hist_bucket(a, i) == mx_hist_bucket(b, i));
 	CMP(!memcmp(&a->sum, &b->sum, sizeof(a->sum)));
 }
 
