@@ -413,6 +413,24 @@ static bool run(struct graph *g, struct g_tmap *m, const struct g_query *q,
 	return g_query(g, q, &v) && populate(g, m, &v, metric);
 }
 
+/* A traffic query of `kind` grouped like Kiali's, reading value `val`,
+ * with no predicates yet. */
+static void query_init(struct g_query *q, const struct g_opts *o, uint8_t kind,
+		       uint8_t val)
+{
+	memset(q, 0, sizeof(*q));
+	q->kind = kind;
+	if (kind == MX_ISTIO_TCP) {
+		q->group = g_by_tcp;
+		q->n_group = sizeof(g_by_tcp);
+	} else {
+		q->group = g_by_traffic;
+		q->n_group = sizeof(g_by_traffic);
+	}
+	q->val = val;
+	q->keep_zero = o->idle;
+}
+
 static void pred(struct g_query *q, uint8_t label, uint8_t op, uint32_t val)
 {
 	q->pred[q->n_pred++] = (struct g_pred){ label, op, val, 0 };
@@ -439,12 +457,7 @@ bool g_build_ns(struct graph *g, uint32_t ns, struct g_tmap *m)
 	const struct g_opts *o = g->o;
 	struct g_query q;
 	if (o->rate_http == RATE_REQUESTS || o->rate_grpc == RATE_REQUESTS) {
-		memset(&q, 0, sizeof(q));
-		q.kind = MX_ISTIO_HTTP;
-		q.group = g_by_traffic;
-		q.n_group = sizeof(g_by_traffic);
-		q.val = GV_COUNT;
-		q.keep_zero = o->idle;
+		query_init(&q, o, MX_ISTIO_HTTP, GV_COUNT);
 		/* 0) failed requests that never reached a destination */
 		q.reporter = S_SOURCE;
 		pred(&q, L_SWLNS, OP_NE, ns);
@@ -470,12 +483,7 @@ bool g_build_ns(struct graph *g, uint32_t ns, struct g_tmap *m)
 	uint8_t val[2];
 	int nm = o->rate_tcp == RATE_NONE ? 0 : tcp_metrics(o->rate_tcp, metric, val);
 	for (int i = 0; i < nm; i++) {
-		memset(&q, 0, sizeof(q));
-		q.kind = MX_ISTIO_TCP;
-		q.group = g_by_tcp;
-		q.n_group = sizeof(g_by_tcp);
-		q.val = val[i];
-		q.keep_zero = o->idle;
+		query_init(&q, o, MX_ISTIO_TCP, val[i]);
 		q.reporter = S_SOURCE;
 		pred(&q, L_SWLNS, OP_NE, ns);
 		pred(&q, L_DWLNS, OP_EQ, S_UNKNOWN);
@@ -567,12 +575,7 @@ bool g_build_node(struct graph *g, struct g_tmap *m)
 		return false;
 	struct g_query q;
 	if (o->rate_http == RATE_REQUESTS || o->rate_grpc == RATE_REQUESTS) {
-		memset(&q, 0, sizeof(q));
-		q.kind = MX_ISTIO_HTTP;
-		q.group = g_by_traffic;
-		q.n_group = sizeof(g_by_traffic);
-		q.val = GV_COUNT;
-		q.keep_zero = o->idle;
+		query_init(&q, o, MX_ISTIO_HTTP, GV_COUNT);
 		if (n->type == NT_SERVICE) {
 			/* 1.a) requests that could not be serviced */
 			q.reporter = S_SOURCE;
@@ -596,12 +599,7 @@ bool g_build_node(struct graph *g, struct g_tmap *m)
 	uint8_t val[2];
 	int nm = o->rate_tcp == RATE_NONE ? 0 : tcp_metrics(o->rate_tcp, metric, val);
 	for (int i = 0; i < nm; i++) {
-		memset(&q, 0, sizeof(q));
-		q.kind = MX_ISTIO_TCP;
-		q.group = g_by_tcp;
-		q.n_group = sizeof(g_by_tcp);
-		q.val = val[i];
-		q.keep_zero = o->idle;
+		query_init(&q, o, MX_ISTIO_TCP, val[i]);
 		q.reporter = S_DEST;
 		if (node_in(&q, n, ns, cluster) && !run(g, m, &q, metric[i]))
 			return false;
